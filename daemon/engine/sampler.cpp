@@ -14,19 +14,25 @@ inline bool better(float logit_a, int32_t id_a, float logit_b, int32_t id_b) {
   return logit_a > logit_b || (logit_a == logit_b && id_a < id_b);
 }
 
-// log Σ exp(logits) over the finite logits, in double. +inf when none is
-// finite, so that every logprob comes out -inf rather than NaN.
+// exp(x) for x <= 0, as the softmax passes use it. These passes run over the
+// whole vocabulary for every token of every sequence, and expf costs about
+// half of exp; each term is accurate to one float ulp, and the sums that
+// matter are accumulated in double.
+inline float exp_nonpositive(float x) { return std::exp(x); }
+
+// log Σ exp(logits) over the finite logits, accumulated in double. +inf when
+// none is finite, so that every logprob comes out -inf rather than NaN.
 double log_sum_exp(std::span<const float> logits) {
-  double max = -INFINITY;
+  float max = -INFINITY;
   for (float l : logits) {
     if (std::isfinite(l) && l > max) max = l;
   }
   if (max == -INFINITY) return INFINITY;
   double sum = 0.0;
   for (float l : logits) {
-    if (std::isfinite(l)) sum += std::exp(static_cast<double>(l) - max);
+    if (std::isfinite(l)) sum += exp_nonpositive(l - max);
   }
-  return max + std::log(sum);
+  return static_cast<double>(max) + std::log(sum);
 }
 
 // Fills out with the n best (logit, id) pairs as (id, logit - lse), best
@@ -99,7 +105,13 @@ SampleResult Sampler::sample(std::span<const float> logits, std::span<const int3
                                    [](const Candidate& c) { return !std::isfinite(c.logit); }),
                     candidates_.end());
 
+  // Bias and penalties are the only steps that change a surviving logit;
+  // without them (and at T = 1) the draw's softmax is the raw one.
+  const bool raw_weights = params_.temperature == 1.0f && !changed_logits_;
+  const size_t n_finite = candidates_.size();
+
   SampleResult result;
+  double lse = NAN;
   if (candidates_.empty()) {
     result.token = raw_argmax(logits);
   } else if (params_.temperature == 0.0f) {
@@ -113,10 +125,15 @@ SampleResult Sampler::sample(std::span<const float> logits, std::span<const int3
     apply_top_k();
     apply_top_p();
     apply_min_p();
-    result.token = draw();
+    const Draw d = draw();
+    result.token = d.token;
+    // If nothing was filtered either, the draw just summed exactly the terms
+    // of the raw log-sum-exp: reuse it and skip a pass over the vocabulary
+    // (the common case of an OpenAI client's default parameters).
+    if (raw_weights && candidates_.size() == n_finite) lse = d.max + std::log(d.total);
   }
 
-  const double lse = log_sum_exp(logits);
+  if (std::isnan(lse)) lse = log_sum_exp(logits);
   result.logprob = logits.empty()
                        ? 0.0f
                        : static_cast<float>(static_cast<double>(logits[static_cast<size_t>(result.token)]) - lse);
@@ -127,9 +144,11 @@ SampleResult Sampler::sample(std::span<const float> logits, std::span<const int3
 }
 
 void Sampler::apply_logit_bias() {
+  changed_logits_ = false;
   for (const auto& [token, bias] : params_.logit_bias) {
     if (token >= 0 && static_cast<size_t>(token) < candidates_.size()) {
       candidates_[static_cast<size_t>(token)].logit += bias;
+      changed_logits_ = true;
     }
   }
 }
@@ -153,6 +172,7 @@ void Sampler::apply_penalties(std::span<const int32_t> history) {
     i = j;
     if (id < 0 || static_cast<size_t>(id) >= candidates_.size()) continue;
 
+    changed_logits_ = true;
     float& logit = candidates_[static_cast<size_t>(id)].logit;
     // llama.cpp's rule: dividing a negative logit would raise it, so
     // negatives are multiplied instead; both make the token less likely.
@@ -165,17 +185,6 @@ void Sampler::apply_penalties(std::span<const int32_t> history) {
   }
 }
 
-void Sampler::ensure_sorted(size_t m) {
-  m = std::min(m, candidates_.size());
-  if (m <= sorted_) return;
-  auto cmp = [](const Candidate& a, const Candidate& b) { return better(a.logit, a.id, b.logit, b.id); };
-  const auto first = candidates_.begin() + static_cast<std::ptrdiff_t>(sorted_);
-  const auto middle = candidates_.begin() + static_cast<std::ptrdiff_t>(m);
-  if (middle != candidates_.end()) std::nth_element(first, middle, candidates_.end(), cmp);
-  std::sort(first, middle, cmp);
-  sorted_ = m;
-}
-
 float Sampler::max_logit() const {
   if (sorted_ > 0) return candidates_[0].logit;
   float max = -INFINITY;
@@ -186,30 +195,71 @@ float Sampler::max_logit() const {
 void Sampler::apply_top_k() {
   const auto k = static_cast<size_t>(params_.top_k);
   if (k == 0 || k >= candidates_.size()) return;
-  ensure_sorted(k);
+  const auto middle = candidates_.begin() + static_cast<std::ptrdiff_t>(k);
+  std::nth_element(candidates_.begin(), middle, candidates_.end(), better_candidate);
   candidates_.resize(k);
+  std::sort(candidates_.begin(), candidates_.end(), better_candidate);
+  sorted_ = k;
 }
 
 void Sampler::apply_top_p() {
   if (params_.top_p >= 1.0f || candidates_.size() <= 1) return;
-  const double max = max_logit();
+  const float max = max_logit();
   double total = 0.0;
-  for (const Candidate& c : candidates_) total += std::exp(static_cast<double>(c.logit) - max);
-  const double target = static_cast<double>(params_.top_p) * total;
+  size_t prefix = candidates_.size();  // the candidates [0, prefix) get sorted
 
-  // The nucleus is usually a handful of tokens out of a vocabulary of
-  // 32k-150k, so sort only as far as needed, doubling the sorted prefix.
-  size_t keep = candidates_.size();
+  if (sorted_ != candidates_.size()) {
+    // Sorting a whole 32k-150k vocabulary per token is too slow, so first
+    // find which tokens can be in the nucleus: bucket the probability mass
+    // by distance below the max logit (llama.cpp does the same), find the
+    // bucket where the running mass reaches top_p, and sort only the
+    // buckets up to it. bucket_of is monotone in the logit, so that prefix
+    // is exactly the best `prefix` tokens.
+    constexpr int kBuckets = 256;
+    constexpr float kBucketsPerUnit = 8.0f;  // 256 buckets span 32 nats; e^-32 ≈ 1e-14
+    const auto bucket_of = [max](float logit) {
+      const float b = (max - logit) * kBucketsPerUnit;
+      return b >= static_cast<float>(kBuckets - 1) ? kBuckets - 1 : static_cast<int>(b);
+    };
+    double mass[kBuckets] = {};
+    for (const Candidate& c : candidates_) {
+      const double w = exp_nonpositive(c.logit - max);
+      total += w;
+      mass[bucket_of(c.logit)] += w;
+    }
+    const double target = static_cast<double>(params_.top_p) * total;
+    int last = kBuckets - 1;
+    double cum = 0.0;
+    for (int b = 0; b < kBuckets; ++b) {
+      cum += mass[b];
+      if (cum >= target) {
+        last = b;
+        break;
+      }
+    }
+    // partition's order is unspecified, but the prefix is sorted next with
+    // a total order and the rest is dropped, so draws stay reproducible.
+    const auto middle = std::partition(candidates_.begin(), candidates_.end(),
+                                       [&](const Candidate& c) { return bucket_of(c.logit) <= last; });
+    prefix = static_cast<size_t>(middle - candidates_.begin());
+    std::sort(candidates_.begin(), middle, better_candidate);
+  } else {
+    for (const Candidate& c : candidates_) total += exp_nonpositive(c.logit - max);
+  }
+
+  // The smallest sorted prefix whose mass reaches top_p: llama.cpp keeps the
+  // token that crosses the line. If rounding keeps the sum just short of the
+  // target, the whole sorted prefix is the nucleus.
+  const double target = static_cast<double>(params_.top_p) * total;
+  size_t keep = prefix;
   double cum = 0.0;
-  for (size_t i = 0; i < candidates_.size(); ++i) {
-    if (i == sorted_) ensure_sorted(std::max<size_t>(64, 2 * sorted_));
-    cum += std::exp(static_cast<double>(candidates_[i].logit) - max);
+  for (size_t i = 0; i < prefix; ++i) {
+    cum += exp_nonpositive(candidates_[i].logit - max);
     if (cum >= target) {
       keep = i + 1;
       break;
     }
   }
-  // Either way [0, keep) is sorted: the loop only reads the sorted prefix.
   candidates_.resize(keep);
   sorted_ = keep;
 }
@@ -218,7 +268,7 @@ void Sampler::apply_min_p() {
   if (params_.min_p <= 0.0f || candidates_.size() <= 1) return;
   // p_i >= min_p * p_max  ⇔  logit_i >= max_logit + log(min_p); the most
   // likely token always passes, so at least one survives.
-  const double threshold = static_cast<double>(max_logit()) + std::log(static_cast<double>(params_.min_p));
+  const float threshold = max_logit() + std::log(params_.min_p);
   const bool was_sorted = sorted_ == candidates_.size();
   candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(),
                                    [threshold](const Candidate& c) { return c.logit < threshold; }),
@@ -226,13 +276,16 @@ void Sampler::apply_min_p() {
   sorted_ = was_sorted ? candidates_.size() : 0;
 }
 
-int32_t Sampler::draw() {
-  // Temperature is folded into the softmax: exp((l - max) / T).
-  const double max = max_logit();
+Sampler::Draw Sampler::draw() {
+  // Temperature is folded into the softmax: exp((l - max) / T). The product
+  // is formed in double and clamped, because 1 / T overflows a float for
+  // tiny T; below -200 the float exp is 0 anyway.
+  const float max = max_logit();
   const double inv_t = 1.0 / static_cast<double>(params_.temperature);
   double total = 0.0;
   for (Candidate& c : candidates_) {
-    c.logit = static_cast<float>(std::exp((static_cast<double>(c.logit) - max) * inv_t));
+    const double x = std::max(static_cast<double>(c.logit - max) * inv_t, -200.0);
+    c.logit = exp_nonpositive(static_cast<float>(x));
     total += c.logit;
   }
   // 53 random bits → a double uniform in [0, 1), the same on every platform.
@@ -244,10 +297,10 @@ int32_t Sampler::draw() {
     if (c.logit <= 0.0f) continue;  // a weight that underflowed is never drawn
     cum += c.logit;
     last_positive = c.id;
-    if (cum > target) return c.id;
+    if (cum > target) return Draw{c.id, max, total};
   }
   // Only reachable when rounding puts target at total.
-  return last_positive;
+  return Draw{last_positive, max, total};
 }
 
 std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logits, int n) {

@@ -72,13 +72,20 @@ class Sampler {
 
   void apply_logit_bias();
   void apply_penalties(std::span<const int32_t> history);
-  // Makes candidates_[0, m) sorted (best first) and no worse than the rest.
-  void ensure_sorted(size_t m);
+  // Best first: higher logit, then lower id (a strict total order).
+  static bool better_candidate(const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  }
   float max_logit() const;
   void apply_top_k();
   void apply_top_p();
   void apply_min_p();
-  int32_t draw();
+  struct Draw {
+    int32_t token;
+    float max;     // the largest candidate logit
+    double total;  // Σ exp((logit - max) / T) over the candidates
+  };
+  Draw draw();
 
   SamplingParams params_;
   int32_t n_vocab_;
@@ -88,8 +95,10 @@ class Sampler {
   std::vector<Candidate> candidates_;
   // candidates_[0, sorted_) are in best-first order. The filters keep
   // sorted_ either 0 (untouched id order) or candidates_.size(), so the
-  // draw's iteration order never depends on std::nth_element's internals.
+  // draw's iteration order never depends on the unspecified orders that
+  // std::nth_element and std::partition leave behind.
   size_t sorted_ = 0;
+  bool changed_logits_ = false;  // bias or a penalty touched a logit this call
   std::vector<int32_t> window_;  // sorted copy of the penalty window
 };
 

@@ -17,6 +17,10 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;        // real files nest at most 2 deep
 constexpr uint64_t kMaxNameLength = 1024;
+// Counts from the file only bound how much may be read; storage grows with the
+// entries actually read, so a count that the file size allows but the file
+// does not hold (billions, in a multi-gigabyte model) allocates nothing.
+constexpr uint64_t kMaxPreallocate = 4096;
 
 // Reads little-endian primitives from the file bytes, refusing every read that
 // would leave the buffer. Errors carry the field name and the byte offset.
@@ -114,9 +118,11 @@ Status read_array(Cursor& c, const std::string& field, int depth, Value* out) {
   }
   Array arr;
   arr.element_type = elem;
-  arr.items.resize(count);
+  arr.items.reserve(std::min(count, kMaxPreallocate));
   for (uint64_t k = 0; k < count; ++k) {
-    HEARTH_RETURN_IF_ERROR(read_value(c, elem, field, depth + 1, &arr.items[k]));
+    Value item;
+    HEARTH_RETURN_IF_ERROR(read_value(c, elem, field, depth + 1, &item));
+    arr.items.push_back(std::move(item));
   }
   *out = Value(ValueType::kArray, std::move(arr));
   return Status::ok();
@@ -269,7 +275,7 @@ Status GgufFile::parse_all() {
     return Status::error(at("tensor count " + std::to_string(n_tensors) + " cannot fit in the file", n_tensors_at));
   }
 
-  metadata_.reserve(n_kv);
+  metadata_.reserve(std::min(n_kv, kMaxPreallocate));
   for (uint64_t k = 0; k < n_kv; ++k) {
     const std::string field = "metadata entry " + std::to_string(k);
     std::string key;
@@ -297,7 +303,7 @@ Status GgufFile::parse_all() {
     alignment_ = *u;
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(std::min(n_tensors, kMaxPreallocate));
   for (uint64_t k = 0; k < n_tensors; ++k) {
     TensorInfo t;
     const std::string field = "tensor " + std::to_string(k);
@@ -334,7 +340,11 @@ Status GgufFile::parse_all() {
                                   std::string(t.type.name) + " block size " + std::to_string(t.type.block_size),
                               type_at));
     }
-    if (!checked_mul(*row, t.n_rows(), &t.n_bytes)) {
+    // quant::row_bytes does not check for overflow: ne[0] near 2^62 would wrap
+    // to a tiny row, so recompute the row with a checked multiply.
+    uint64_t row_size = 0;
+    if (!checked_mul(t.ne[0] / t.type.block_size, t.type.type_size, &row_size) ||
+        !checked_mul(row_size, t.n_rows(), &t.n_bytes)) {
       return Status::error(at(tf + ": byte size overflows", type_at));
     }
     const uint64_t offset_at = c.offset();

@@ -19,7 +19,7 @@ bool can_dequantize(GgmlType t);
 // Decodes n elements starting at src (a row of whole blocks, as laid out in
 // block_formats.h) into dst[0..n).
 // Preconditions (asserted): can_dequantize(t); n >= 0 and a multiple of t's
-// block size; src 2-byte aligned (4 for F32); src and dst do not overlap.
+// block size; src 2-byte aligned; src and dst do not overlap.
 // In a release build an unsupported t fills dst with NaN rather than leaving
 // it uninitialised, so the mistake cannot pass for data.
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);

@@ -6,7 +6,7 @@ namespace hearth::testing {
 
 std::optional<std::filesystem::path> testdata_dir() {
   const char* env = std::getenv("HEARTH_TESTDATA");
-  std::filesystem::path dir = env && *env ? env : "../shared/testdata";
+  std::filesystem::path dir = env && *env ? env : HEARTH_TEST_DEFAULT_TESTDATA;
   std::error_code ec;
   if (std::filesystem::is_directory(dir, ec)) return dir;
   return std::nullopt;
@@ -23,7 +23,7 @@ std::optional<std::filesystem::path> testdata_file(const std::string& relative) 
 
 std::filesystem::path plugin_dir() {
   const char* env = std::getenv("HEARTH_PLUGIN_DIR");
-  return env && *env ? env : "plugins";
+  return env && *env ? env : HEARTH_TEST_DEFAULT_PLUGIN_DIR;
 }
 
 }  // namespace hearth::testing

@@ -1,0 +1,60 @@
+// hearthctl: Hearth's command-line tool. The local verbs here work on model
+// files directly, without a daemon.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ctl/commands.h"
+
+namespace {
+
+struct Verb {
+  const char* name;
+  int (*run)(const hearth::ctl::Args&);
+  const char* usage;
+};
+
+const Verb kVerbs[] = {
+    {"inspect", hearth::ctl::cmd_inspect, "inspect FILE [--no-tensors]       metadata, tensors, tokenizer, chat template"},
+    {"generate", hearth::ctl::cmd_generate,
+     "generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
+     "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop TEXT]\n"
+     "           [--ignore-eos] [--backend NAME]   stream generated text to stdout"},
+    {"tokenize", hearth::ctl::cmd_tokenize, "tokenize --model FILE [--no-bos] [--special] TEXT   token ids as a JSON array"},
+    {"synth", hearth::ctl::cmd_synth,
+     "synth --preset NAME --type TYPE --out FILE [--vocab VOCAB.gguf] [--seed N] [--layers N] [--ctx N]\n"
+     "           [--threads N]   write a synthetic model (real layout, random weights)\n"
+     "           presets: tiny, tinyllama-1.1b, llama-7b, llama-8b; types: f32, f16, q8_0, q4_0, q4_k_m"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: hearthctl VERB [options]\n\nverbs:\n");
+  for (const auto& v : kVerbs) std::fprintf(out, "  %s\n", v.usage);
+  std::fprintf(out, "\nhearthctl --version prints the version.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return hearth::ctl::kExitUsage;
+  }
+  const std::string verb = argv[1];
+  if (verb == "--help" || verb == "-h" || verb == "help") {
+    print_usage(stdout);
+    return hearth::ctl::kExitOk;
+  }
+  if (verb == "--version") {
+    std::printf("hearthctl %s\n", HEARTH_VERSION);
+    return hearth::ctl::kExitOk;
+  }
+  hearth::ctl::Args args(argv + 2, argv + argc);
+  for (const auto& v : kVerbs) {
+    if (verb == v.name) return v.run(args);
+  }
+  std::fprintf(stderr, "hearthctl: unknown verb '%s'\n\n", verb.c_str());
+  print_usage(stderr);
+  return hearth::ctl::kExitUsage;
+}

@@ -1,0 +1,52 @@
+// ModelConfig: the hyperparameters of a model, read and validated from GGUF
+// metadata (`<arch>.block_count`, ...), and ModelDescription: the ABI view of
+// a model (hyperparameters + tensor table) handed to a backend plugin.
+// Value types; thread-compatible.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "gguf/gguf_file.h"
+#include "hearth/backend.h"
+
+namespace hearth::engine {
+
+struct ModelConfig {
+  std::string architecture;
+  std::string name;  // general.name, may be empty
+  uint32_t n_vocab = 0;
+  uint32_t n_ctx_train = 0;
+  uint32_t n_embd = 0;
+  uint32_t n_layer = 0;
+  uint32_t n_head = 0;
+  uint32_t n_head_kv = 0;
+  uint32_t n_ff = 0;
+  uint32_t n_rot = 0;
+  hearth_rope_type rope_type = HEARTH_ROPE_NORMAL;
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;
+  float norm_rms_eps = 1e-5f;
+};
+
+// Reads the hyperparameters; errors name the missing or invalid key.
+Result<ModelConfig> read_model_config(const gguf::GgufFile& file);
+
+// The ABI description of a model. Points into `file` (tensor data) and into
+// itself, so it must not outlive the file and is not copyable.
+class ModelDescription {
+ public:
+  ModelDescription(const gguf::GgufFile& file, const ModelConfig& config);
+  ModelDescription(const ModelDescription&) = delete;
+  ModelDescription& operator=(const ModelDescription&) = delete;
+  const hearth_model_desc& desc() const { return desc_; }
+
+ private:
+  std::string architecture_;
+  std::vector<hearth_tensor> tensors_;
+  hearth_model_desc desc_{};
+};
+
+}  // namespace hearth::engine

@@ -1,0 +1,406 @@
+#include "llama_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <unordered_map>
+
+#include "quant/dequantize.h"
+#include "quant_dot.h"
+#include "quant/fp16.h"
+
+namespace hearth::cpu {
+namespace {
+
+using quant::GgmlType;
+
+inline float round_to_f16(float x) { return quant::fp16_to_fp32(quant::fp32_to_fp16(x)); }
+
+// Rows of a weight matrix handed to one thread task: enough work to amortise
+// the task hand-off, few enough that both threads finish together.
+constexpr int64_t kRowsPerTask = 16;
+
+std::string shape_of(const hearth_tensor& t) {
+  std::string s = "[";
+  for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
+  return s + "]";
+}
+
+class TensorTable {
+ public:
+  explicit TensorTable(const hearth_model_desc& desc) {
+    for (size_t i = 0; i < desc.n_tensors; ++i) by_name_[desc.tensors[i].name] = &desc.tensors[i];
+  }
+  bool has(const std::string& name) const { return by_name_.count(name) != 0; }
+
+  // Binds a tensor expected to be a matrix of n_rows rows of n_cols (a vector
+  // when n_rows == 1).
+  Status bind(const std::string& name, int64_t n_cols, int64_t n_rows, Weight* out) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return Status::error("tensor '" + name + "' is missing");
+    const hearth_tensor& t = *it->second;
+    const bool shape_ok = static_cast<int64_t>(t.ne[0]) == n_cols && static_cast<int64_t>(t.ne[1]) == n_rows &&
+                          t.ne[2] == 1 && t.ne[3] == 1;
+    if (!shape_ok) {
+      return Status::error("tensor '" + name + "' has shape " + shape_of(t) + ", expected [" + std::to_string(n_cols) +
+                           (n_rows > 1 ? ", " + std::to_string(n_rows) : std::string()) + "]");
+    }
+    const auto traits = quant::type_traits(t.type);
+    if (!traits || !traits->supported || !quant::can_dequantize(traits->type)) {
+      return Status::error("tensor '" + name + "' has type " +
+                           (traits ? std::string(traits->name) : std::to_string(t.type)) +
+                           ", which the CPU backend does not support");
+    }
+    const auto row = quant::row_bytes(*traits, t.ne[0]);
+    if (!row || *row * static_cast<uint64_t>(n_rows) != t.n_bytes || t.data == nullptr) {
+      return Status::error("tensor '" + name + "' has an inconsistent byte size");
+    }
+    out->type = traits->type;
+    out->data = static_cast<const uint8_t*>(t.data);
+    out->n_cols = n_cols;
+    out->n_rows = n_rows;
+    out->row_bytes = *row;
+    return Status::ok();
+  }
+
+ private:
+  std::unordered_map<std::string, const hearth_tensor*> by_name_;
+};
+
+}  // namespace
+
+LlamaModel::LlamaModel(const hearth_model_desc& d, const hearth_model_options& o)
+    : n_vocab_(static_cast<int>(d.n_vocab)),
+      n_embd_(static_cast<int>(d.n_embd)),
+      n_layer_(static_cast<int>(d.n_layer)),
+      n_head_(static_cast<int>(d.n_head)),
+      n_head_kv_(static_cast<int>(d.n_head_kv)),
+      n_ff_(static_cast<int>(d.n_ff)),
+      n_rot_(static_cast<int>(d.n_rot)),
+      head_dim_(static_cast<int>(d.n_embd / d.n_head)),
+      kv_dim_(static_cast<int>(d.n_embd / d.n_head * d.n_head_kv)),
+      rope_base_(d.rope_freq_base),
+      rope_scale_(d.rope_freq_scale),
+      eps_(d.norm_rms_eps),
+      block_tokens_(static_cast<int>(o.kv_block_tokens)),
+      n_blocks_(static_cast<int>(o.n_kv_blocks)),
+      max_batch_(static_cast<int>(o.max_batch_tokens)),
+      kv_slots_(static_cast<int64_t>(o.kv_block_tokens) * o.n_kv_blocks),
+      pool_(o.n_threads > 0 ? static_cast<int>(o.n_threads)
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& d, const hearth_model_options& o) {
+  if (std::string(d.architecture ? d.architecture : "") != "llama") {
+    return Status::error("architecture '" + std::string(d.architecture ? d.architecture : "") +
+                         "' is not supported by the CPU backend (supported: llama)");
+  }
+  if (d.n_vocab == 0 || d.n_embd == 0 || d.n_layer == 0 || d.n_head == 0 || d.n_head_kv == 0 || d.n_ff == 0 ||
+      d.n_embd % d.n_head != 0 || d.n_head % d.n_head_kv != 0 || d.n_rot == 0 || d.n_rot % 2 != 0 ||
+      d.n_rot > d.n_embd / d.n_head) {
+    return Status::error("inconsistent hyperparameters (embd " + std::to_string(d.n_embd) + ", heads " +
+                         std::to_string(d.n_head) + "/" + std::to_string(d.n_head_kv) + ", rot " +
+                         std::to_string(d.n_rot) + ")");
+  }
+  if (d.rope_type != HEARTH_ROPE_NORMAL && d.rope_type != HEARTH_ROPE_NEOX) {
+    return Status::error("unknown rope type " + std::to_string(d.rope_type));
+  }
+  if (o.kv_block_tokens == 0 || o.n_kv_blocks == 0 || o.max_batch_tokens == 0) {
+    return Status::error("kv_block_tokens, n_kv_blocks and max_batch_tokens must be positive");
+  }
+  const uint64_t slots = static_cast<uint64_t>(o.kv_block_tokens) * o.n_kv_blocks;
+  if (slots > (1u << 24) || o.max_batch_tokens > (1u << 16)) {
+    return Status::error("KV pool of " + std::to_string(slots) + " tokens or batch of " +
+                         std::to_string(o.max_batch_tokens) + " tokens is too large");
+  }
+  std::unique_ptr<LlamaModel> m(new LlamaModel(d, o));
+  HEARTH_RETURN_IF_ERROR(m->bind_weights(d));
+
+  const size_t kv_floats = static_cast<size_t>(m->n_layer_) * slots * m->kv_dim_;
+  try {
+    m->k_cache_.assign(kv_floats, 0);
+    m->v_cache_.assign(kv_floats, 0);
+    const size_t b = o.max_batch_tokens;
+    m->x_.resize(b * m->n_embd_);
+    m->xn_.resize(b * m->n_embd_);
+    m->q_.resize(b * m->n_embd_);
+    m->k_.resize(b * m->kv_dim_);
+    m->v_.resize(b * m->kv_dim_);
+    m->attn_out_.resize(b * m->n_embd_);
+    m->gate_.resize(b * m->n_ff_);
+    m->up_.resize(b * m->n_ff_);
+    m->attn_scratch_.resize(static_cast<size_t>(m->pool_.size()) * 2 * m->head_dim_);
+    m->out_rows_.resize(b);
+    // Converted activations: at most 4 bytes per element (the f32 format).
+    m->act_.resize(b * std::max(m->n_embd_, m->n_ff_) * sizeof(float));
+  } catch (const std::bad_alloc&) {
+    return Status::error("out of memory allocating the KV cache (" + std::to_string(kv_floats * 4) + " bytes)");
+  }
+  m->rope_cache_.resize(m->n_rot_);
+  m->rope_theta_scale_ = std::pow(m->rope_base_, -2.0f / static_cast<float>(m->n_rot_));
+  m->rope_neox_ = d.rope_type == HEARTH_ROPE_NEOX;
+  return m;
+}
+
+Status LlamaModel::bind_weights(const hearth_model_desc& d) {
+  TensorTable t(d);
+  HEARTH_RETURN_IF_ERROR(t.bind("token_embd.weight", n_embd_, n_vocab_, &tok_embd_));
+  HEARTH_RETURN_IF_ERROR(t.bind("output_norm.weight", n_embd_, 1, &output_norm_));
+  // Models with tied embeddings reuse the embedding table as the output matrix.
+  if (t.has("output.weight")) {
+    HEARTH_RETURN_IF_ERROR(t.bind("output.weight", n_embd_, n_vocab_, &output_));
+  } else {
+    output_ = tok_embd_;
+  }
+  layers_.resize(n_layer_);
+  for (int l = 0; l < n_layer_; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights& w = layers_[l];
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "attn_norm.weight", n_embd_, 1, &w.attn_norm));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "attn_q.weight", n_embd_, n_embd_, &w.wq));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "attn_k.weight", n_embd_, kv_dim_, &w.wk));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "attn_v.weight", n_embd_, kv_dim_, &w.wv));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "attn_output.weight", n_embd_, n_embd_, &w.wo));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "ffn_norm.weight", n_embd_, 1, &w.ffn_norm));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "ffn_gate.weight", n_embd_, n_ff_, &w.w_gate));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "ffn_up.weight", n_embd_, n_ff_, &w.w_up));
+    HEARTH_RETURN_IF_ERROR(t.bind(p + "ffn_down.weight", n_ff_, n_embd_, &w.w_down));
+  }
+  // Norm weights are read as plain floats.
+  auto is_f32 = [](const Weight& w) { return w.type == GgmlType::F32; };
+  if (!is_f32(output_norm_)) return Status::error("tensor 'output_norm.weight' must be f32");
+  for (int l = 0; l < n_layer_; ++l) {
+    if (!is_f32(layers_[l].attn_norm) || !is_f32(layers_[l].ffn_norm)) {
+      return Status::error("norm tensors of layer " + std::to_string(l) + " must be f32");
+    }
+  }
+  return Status::ok();
+}
+
+hearth_model_stats LlamaModel::stats() const {
+  hearth_model_stats s{};
+  s.struct_size = sizeof(s);
+  s.weight_bytes = 0;  // computes from the host's tensor memory directly
+  s.kv_bytes = (k_cache_.size() + v_cache_.size()) * sizeof(uint16_t);
+  s.scratch_bytes = (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + attn_out_.size() + gate_.size() +
+                     up_.size() + attn_scratch_.size()) * sizeof(float) + act_.size();
+  return s;
+}
+
+int64_t LlamaModel::slot_of(const hearth_batch& b, int seq, int pos) const {
+  const int32_t block = b.block_tables[seq][pos / block_tokens_];
+  return static_cast<int64_t>(block) * block_tokens_ + pos % block_tokens_;
+}
+
+Status LlamaModel::validate_batch(const hearth_batch& b) const {
+  if (b.n_entries == 0) return Status::error("batch is empty");
+  if (b.n_entries > static_cast<uint32_t>(max_batch_)) {
+    return Status::error("batch of " + std::to_string(b.n_entries) + " tokens exceeds max_batch_tokens " +
+                         std::to_string(max_batch_));
+  }
+  if (!b.tokens || !b.positions || !b.seq_ids || !b.want_logits || !b.block_tables || !b.block_table_lens) {
+    return Status::error("batch has a null array");
+  }
+  bool any_logits = false;
+  std::vector<int32_t> last_pos(b.n_seqs, -1);
+  for (uint32_t i = 0; i < b.n_entries; ++i) {
+    auto at = [i] { return "batch entry " + std::to_string(i); };
+    if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab_) {
+      return Status::error(at() + ": token " + std::to_string(b.tokens[i]) + " is outside the vocabulary of " +
+                           std::to_string(n_vocab_));
+    }
+    if (b.seq_ids[i] < 0 || static_cast<uint32_t>(b.seq_ids[i]) >= b.n_seqs) {
+      return Status::error(at() + ": sequence id " + std::to_string(b.seq_ids[i]) + " is not below n_seqs " +
+                           std::to_string(b.n_seqs));
+    }
+    const int seq = b.seq_ids[i];
+    const int pos = b.positions[i];
+    if (pos < 0 || static_cast<int64_t>(pos) >= static_cast<int64_t>(b.block_table_lens[seq]) * block_tokens_) {
+      return Status::error(at() + ": position " + std::to_string(pos) + " is not covered by the sequence's " +
+                           std::to_string(b.block_table_lens[seq]) + " KV blocks");
+    }
+    if (pos <= last_pos[seq]) return Status::error(at() + ": positions of a sequence must increase within a batch");
+    last_pos[seq] = pos;
+    const uint32_t needed = static_cast<uint32_t>(pos / block_tokens_) + 1;
+    for (uint32_t k = 0; k < needed; ++k) {
+      const int32_t block = b.block_tables[seq][k];
+      if (block < 0 || block >= n_blocks_) {
+        return Status::error(at() + ": KV block " + std::to_string(block) + " is outside the pool of " +
+                             std::to_string(n_blocks_));
+      }
+    }
+    any_logits = any_logits || b.want_logits[i];
+  }
+  if (any_logits && !b.logits) return Status::error("batch wants logits but has no output buffer");
+  return Status::ok();
+}
+
+void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens) {
+  // Activations are converted once to the format the weight type multiplies
+  // with (8-bit for quantized weights, as llama.cpp does), then reused by
+  // every row.
+  const ActFormat fmt = act_format_for(w.type);
+  const size_t act_stride = act_row_bytes(fmt, w.n_cols);
+  uint8_t* act = act_.data();
+  pool_.run(n_tokens, [&](int64_t n, int) {
+    quantize_activations(fmt, x + static_cast<size_t>(n) * w.n_cols, act + static_cast<size_t>(n) * act_stride, w.n_cols);
+  });
+  const int64_t n_rows = w.n_rows;
+  const int64_t n_tasks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  pool_.run(n_tasks, [&](int64_t task, int) {
+    const int64_t r0 = task * kRowsPerTask;
+    const int64_t r1 = std::min(n_rows, r0 + kRowsPerTask);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = w.row(r);
+      for (int n = 0; n < n_tokens; ++n) {
+        y[static_cast<size_t>(n) * n_rows + r] = dot_row(w.type, row, act + static_cast<size_t>(n) * act_stride, w.n_cols);
+      }
+    }
+  });
+}
+
+void LlamaModel::rms_norm(const float* x, const Weight& weight, float* out, int n_tokens) {
+  const float* g = reinterpret_cast<const float*>(weight.data);
+  for (int n = 0; n < n_tokens; ++n) {
+    const float* xi = x + static_cast<size_t>(n) * n_embd_;
+    float* oi = out + static_cast<size_t>(n) * n_embd_;
+    // Squares in float, summed in double: llama.cpp's order, which keeps the
+    // normalised activations bit-close to the reference engine's.
+    double sum = 0.0;
+    for (int i = 0; i < n_embd_; ++i) sum += static_cast<double>(xi[i] * xi[i]);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / n_embd_) + eps_);
+    for (int i = 0; i < n_embd_; ++i) oi[i] = xi[i] * scale * g[i];
+  }
+}
+
+void LlamaModel::rope(float* x, int n_tokens, int n_heads, const int32_t* positions) {
+  const int half = n_rot_ / 2;
+  for (int n = 0; n < n_tokens; ++n) {
+    // theta_i = pos * base^(-2i/n_rot), built by repeated multiplication as
+    // llama.cpp does, so angles round the same way.
+    float* cs = rope_cache_.data();
+    float theta = static_cast<float>(positions[n]);
+    for (int i = 0; i < half; ++i) {
+      const float t = rope_scale_ * theta;
+      cs[2 * i] = std::cos(t);
+      cs[2 * i + 1] = std::sin(t);
+      theta *= rope_theta_scale_;
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (static_cast<size_t>(n) * n_heads + h) * head_dim_;
+      for (int i = 0; i < half; ++i) {
+        const float c = cs[2 * i], s = cs[2 * i + 1];
+        // NORMAL rotates adjacent pairs; NEOX rotates element i with i + n_rot/2.
+        const int a = rope_neox_ ? i : 2 * i;
+        const int b = rope_neox_ ? i + half : 2 * i + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+// Attention of one query (entry n, head h) over positions 0..pos of its
+// sequence, in one pass with an online softmax. The numerics follow
+// llama.cpp's CPU flash attention, the engine users compare against: the KV
+// cache holds f16, the query is rounded to f16, products are summed in
+// double, and the weighted sum of values is kept in f16. Matching it keeps
+// quantized models' log-probabilities within a few hundredths of the
+// reference's (see engine_reference_test).
+void LlamaModel::attention(const hearth_batch& b, int layer, int n_tokens) {
+  const int group = n_head_ / n_head_kv_;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  pool_.run(static_cast<int64_t>(n_tokens) * n_head_, [&](int64_t task, int thread) {
+    const int n = static_cast<int>(task / n_head_);
+    const int h = static_cast<int>(task % n_head_);
+    const int kv_offset = (h / group) * head_dim_;
+    const int seq = b.seq_ids[n];
+    const int pos = b.positions[n];
+    const float* q32 = q_.data() + (static_cast<size_t>(n) * n_head_ + h) * head_dim_;
+    float* q = attn_scratch_.data() + static_cast<size_t>(thread) * 2 * head_dim_;  // [head_dim]
+    float* acc = q + head_dim_;                                                     // [head_dim], f16 values
+    for (int i = 0; i < head_dim_; ++i) q[i] = round_to_f16(q32[i]);
+    std::fill(acc, acc + head_dim_, 0.0f);
+    float sum = 0.0f;                                      // softmax denominator
+    float max_score = -std::numeric_limits<float>::infinity();
+    for (int t = 0; t <= pos; ++t) {
+      const int64_t slot = slot_of(b, seq, t);
+      const uint16_t* k = k_slot(layer, slot) + kv_offset;
+      double dot = 0.0;
+      for (int i = 0; i < head_dim_; ++i) dot += static_cast<double>(q[i] * quant::fp16_to_fp32(k[i]));
+      const float score = static_cast<float>(dot) * scale;
+      float old_scale = 1.0f, weight = 1.0f;
+      if (score > max_score) {
+        old_scale = std::exp(max_score - score);
+        max_score = score;
+        for (int i = 0; i < head_dim_; ++i) acc[i] = round_to_f16(acc[i] * old_scale);
+      } else {
+        weight = std::exp(score - max_score);
+      }
+      const uint16_t* v = v_slot(layer, slot) + kv_offset;
+      for (int i = 0; i < head_dim_; ++i) acc[i] = round_to_f16(acc[i] + quant::fp16_to_fp32(v[i]) * weight);
+      sum = sum * old_scale + weight;
+    }
+    const float inv = 1.0f / sum;
+    float* out = attn_out_.data() + (static_cast<size_t>(n) * n_head_ + h) * head_dim_;
+    for (int i = 0; i < head_dim_; ++i) out[i] = acc[i] * inv;
+  });
+}
+
+Status LlamaModel::forward(const hearth_batch& b) {
+  HEARTH_RETURN_IF_ERROR(validate_batch(b));
+  const int n = static_cast<int>(b.n_entries);
+  const size_t E = n_embd_;
+
+  // x: [n, n_embd] token embeddings.
+  for (int i = 0; i < n; ++i) quant::dequantize_row(tok_embd_.type, tok_embd_.row(b.tokens[i]), &x_[i * E], n_embd_);
+
+  for (int l = 0; l < n_layer_; ++l) {
+    const LayerWeights& w = layers_[l];
+    // Attention block.
+    rms_norm(x_.data(), w.attn_norm, xn_.data(), n);            // xn: [n, n_embd]
+    matmul(w.wq, xn_.data(), q_.data(), n);                      // q:  [n, n_head * head_dim]
+    matmul(w.wk, xn_.data(), k_.data(), n);                      // k:  [n, n_head_kv * head_dim]
+    matmul(w.wv, xn_.data(), v_.data(), n);                      // v:  [n, n_head_kv * head_dim]
+    rope(q_.data(), n, n_head_, b.positions);
+    rope(k_.data(), n, n_head_kv_, b.positions);
+    for (int i = 0; i < n; ++i) {
+      const int64_t slot = slot_of(b, b.seq_ids[i], b.positions[i]);
+      uint16_t* kc = k_slot(l, slot);
+      uint16_t* vc = v_slot(l, slot);
+      for (int j = 0; j < kv_dim_; ++j) {
+        kc[j] = quant::fp32_to_fp16(k_[static_cast<size_t>(i) * kv_dim_ + j]);
+        vc[j] = quant::fp32_to_fp16(v_[static_cast<size_t>(i) * kv_dim_ + j]);
+      }
+    }
+    attention(b, l, n);                                          // attn_out: [n, n_embd]
+    matmul(w.wo, attn_out_.data(), xn_.data(), n);               // xn: [n, n_embd]
+    for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x_[i] += xn_[i];
+
+    // Feed-forward block (SwiGLU).
+    rms_norm(x_.data(), w.ffn_norm, xn_.data(), n);
+    matmul(w.w_gate, xn_.data(), gate_.data(), n);               // gate: [n, n_ff]
+    matmul(w.w_up, xn_.data(), up_.data(), n);                   // up:   [n, n_ff]
+    for (size_t i = 0; i < static_cast<size_t>(n) * n_ff_; ++i) {
+      const float g = gate_[i];
+      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+    }
+    matmul(w.w_down, gate_.data(), xn_.data(), n);               // xn: [n, n_embd]
+    for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x_[i] += xn_[i];
+  }
+
+  // Logits only for the entries that want them: gather, norm, project.
+  int n_out = 0;
+  for (int i = 0; i < n; ++i) {
+    if (b.want_logits[i]) out_rows_[n_out++] = i;
+  }
+  if (n_out == 0) return Status::ok();
+  for (int j = 0; j < n_out; ++j) std::memcpy(&attn_out_[j * E], &x_[out_rows_[j] * E], E * sizeof(float));
+  rms_norm(attn_out_.data(), output_norm_, xn_.data(), n_out);
+  matmul(output_, xn_.data(), b.logits, n_out);                  // logits: [n_out, n_vocab]
+  return Status::ok();
+}
+
+}  // namespace hearth::cpu

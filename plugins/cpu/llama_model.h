@@ -1,0 +1,84 @@
+// LlamaModel: the CPU implementation of the Llama-family forward pass over a
+// batch of tokens from many sequences, with a paged KV cache.
+//
+// Weights are computed on directly from the host's tensor memory (no copy).
+// All working memory is allocated once at creation, sized for the largest
+// batch, so forward() does not touch the heap. Calls on one model must be
+// serialised (the ABI contract); different models are independent.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "hearth/backend.h"
+#include "quant/ggml_types.h"
+#include "thread_pool.h"
+
+namespace hearth::cpu {
+
+// A weight matrix as stored: n_rows rows of n_cols elements of `type`.
+struct Weight {
+  quant::GgmlType type = quant::GgmlType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_cols = 0;
+  int64_t n_rows = 0;
+  size_t row_bytes = 0;
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+};
+
+struct LayerWeights {
+  Weight attn_norm, wq, wk, wv, wo;
+  Weight ffn_norm, w_gate, w_up, w_down;
+};
+
+class LlamaModel {
+ public:
+  // Validates every tensor's presence, type and shape; errors name the tensor.
+  static Result<std::unique_ptr<LlamaModel>> create(const hearth_model_desc& desc,
+                                                    const hearth_model_options& options);
+
+  // Runs one batch (see hearth_batch); a malformed batch is an error and changes nothing.
+  Status forward(const hearth_batch& batch);
+
+  hearth_model_stats stats() const;
+
+ private:
+  LlamaModel(const hearth_model_desc& desc, const hearth_model_options& options);
+  Status bind_weights(const hearth_model_desc& desc);
+  Status validate_batch(const hearth_batch& batch) const;
+  // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ
+  void matmul(const Weight& w, const float* x, float* y, int n_tokens);
+  void rms_norm(const float* x, const Weight& weight, float* out, int n_tokens);
+  void rope(float* x, int n_tokens, int n_heads, const int32_t* positions);
+  void attention(const hearth_batch& batch, int layer, int n_tokens);
+  uint16_t* k_slot(int layer, int64_t slot) { return k_cache_.data() + (static_cast<size_t>(layer) * kv_slots_ + slot) * kv_dim_; }
+  uint16_t* v_slot(int layer, int64_t slot) { return v_cache_.data() + (static_cast<size_t>(layer) * kv_slots_ + slot) * kv_dim_; }
+  int64_t slot_of(const hearth_batch& batch, int seq, int pos) const;
+
+  // Hyperparameters.
+  int n_vocab_, n_embd_, n_layer_, n_head_, n_head_kv_, n_ff_, n_rot_, head_dim_, kv_dim_;
+  float rope_base_, rope_scale_, eps_;
+  bool rope_neox_ = false;
+  int block_tokens_, n_blocks_, max_batch_;
+  int64_t kv_slots_;
+
+  Weight tok_embd_, output_norm_, output_;
+  std::vector<LayerWeights> layers_;
+  float rope_theta_scale_ = 1.0f;   // base^(-2/n_rot)
+  std::vector<float> rope_cache_;   // [n_rot]: cos, sin per pair for the current position
+
+  // KV cache: [n_layer][n_blocks * block_tokens][kv_dim], f16 (llama.cpp's default).
+  std::vector<uint16_t> k_cache_, v_cache_;
+
+  // Scratch, sized for max_batch tokens.
+  std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, logits_tmp_;
+  std::vector<float> attn_scratch_;  // [threads][2 * head_dim]: f16-rounded query, value accumulator
+  std::vector<int32_t> out_rows_;
+  std::vector<uint8_t> act_;  // activations converted for the current matmul
+
+  ThreadPool pool_;
+};
+
+}  // namespace hearth::cpu

@@ -1,0 +1,257 @@
+// The engine and CPU plugin on self-made tiny models: batching many
+// sequences equals running them alone, chunked prefill equals whole-prompt
+// prefill, every tensor type runs and stays close to F32, and generation
+// honours seeds, stop strings, limits and cancellation.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include "engine/generator.h"
+#include "engine/loaded_model.h"
+#include "gguf/gguf_writer.h"
+#include "support/tiny_model.h"
+
+namespace hearth::engine {
+namespace {
+
+using quant::GgmlType;
+
+std::filesystem::path tiny_path(const std::string& tag) {
+  return std::filesystem::temp_directory_path() / ("hearth_tiny_" + tag + "_" + std::to_string(getpid()) + ".gguf");
+}
+
+class TinyModel : public ::testing::Test {
+ protected:
+  static std::unique_ptr<LoadedModel> load(const testing::TinyModelSpec& spec, const std::string& tag,
+                                           LoadOptions opts = {}) {
+    const auto path = tiny_path(tag);
+    testing::write_tiny_model(path, spec);
+    if (opts.n_threads == 0) opts.n_threads = 2;
+    auto m = LoadedModel::load(path, opts);
+    std::filesystem::remove(path);  // the model keeps its own copy in memory
+    EXPECT_TRUE(m) << m.message();
+    return m ? std::move(m.value()) : nullptr;
+  }
+};
+
+double max_abs_diff(const float* a, const float* b, size_t n) {
+  double d = 0;
+  for (size_t i = 0; i < n; ++i) d = std::max(d, static_cast<double>(std::abs(a[i] - b[i])));
+  return d;
+}
+
+TEST_F(TinyModel, BatchOfSequencesMatchesSeparateRuns) {
+  LoadOptions opts;
+  opts.n_parallel = 3;
+  opts.n_ctx = 64;
+  auto m = load({}, "batch", opts);
+  ASSERT_TRUE(m);
+  const size_t V = m->config().n_vocab;
+  const std::vector<std::vector<int32_t>> prompts = {
+      {1, 260, 261, 262, 263, 264, 265}, {1, 270, 271}, {1, 280, 281, 282, 283, 284, 285, 286, 287, 288}};
+  std::vector<std::vector<float>> alone;
+  for (const auto& p : prompts) {
+    auto l = teacher_forced_logits(*m, p);
+    ASSERT_TRUE(l) << l.message();
+    alone.push_back(*l);
+  }
+  // Interleave: step 1 carries A[0..4) and B[0..3) and C[0..2); step 2 the rest.
+  std::vector<std::vector<int32_t>> tables(3);
+  for (int s = 0; s < 3; ++s) ASSERT_TRUE(m->kv_blocks().ensure_capacity(tables[s], 16));
+  const std::vector<int32_t>* t[] = {&tables[0], &tables[1], &tables[2]};
+  struct Span { int seq; size_t begin, end; };
+  const std::vector<std::vector<Span>> steps = {{{0, 0, 4}, {1, 0, 3}, {2, 0, 2}}, {{2, 2, 10}, {0, 4, 7}}};
+  for (const auto& step : steps) {
+    std::vector<BatchEntry> entries;
+    for (const auto& sp : step) {
+      for (size_t i = sp.begin; i < sp.end; ++i) {
+        entries.push_back({prompts[sp.seq][i], static_cast<int32_t>(i), sp.seq, true});
+      }
+    }
+    std::vector<float> logits;
+    ASSERT_TRUE(m->forward(entries, t, logits));
+    ASSERT_EQ(logits.size(), entries.size() * V);
+    for (size_t e = 0; e < entries.size(); ++e) {
+      const auto& ref = alone[entries[e].seq];
+      EXPECT_LT(max_abs_diff(&logits[e * V], &ref[entries[e].position * V], V), 1e-4)
+          << "seq " << entries[e].seq << " pos " << entries[e].position;
+    }
+  }
+  for (auto& tb : tables) m->kv_blocks().release(tb);
+}
+
+TEST_F(TinyModel, ChunkedPrefillMatchesWholePrompt) {
+  LoadOptions small;
+  small.max_batch_tokens = 3;
+  small.kv_block_tokens = 4;
+  auto chunked = load({}, "chunk_a", small);
+  auto whole = load({}, "chunk_b");
+  ASSERT_TRUE(chunked && whole);
+  const std::vector<int32_t> p = {1, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269};
+  auto a = teacher_forced_logits(*chunked, p);
+  auto b = teacher_forced_logits(*whole, p);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->size(), b->size());
+  EXPECT_LT(max_abs_diff(a->data(), b->data(), a->size()), 1e-4);
+}
+
+TEST_F(TinyModel, TiedOutputUsesEmbeddingTable) {
+  testing::TinyModelSpec spec;
+  spec.tied_output = true;
+  auto m = load(spec, "tied");
+  ASSERT_TRUE(m);
+  auto l = teacher_forced_logits(*m, {1, 260, 261});
+  ASSERT_TRUE(l) << l.message();
+  for (float x : *l) ASSERT_TRUE(std::isfinite(x));
+}
+
+// Every weight type runs end to end and tracks the F32 model: the error bound
+// is relative to the logits' spread and loosens with fewer bits.
+struct TypeCase {
+  GgmlType type;
+  double max_rel_rmse;
+};
+
+class TinyModelTypes : public TinyModel, public ::testing::WithParamInterface<TypeCase> {};
+
+TEST_P(TinyModelTypes, LogitsTrackF32) {
+  testing::TinyModelSpec spec;
+  spec.n_embd = 256;  // k-quants need rows of 256
+  spec.n_ff = 256;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  auto ref = load(spec, "f32ref");
+  spec.weight_type = GetParam().type;
+  auto q = load(spec, "typed");
+  ASSERT_TRUE(ref && q);
+  const std::vector<int32_t> p = {1, 260, 261, 262, 263, 264};
+  auto a = teacher_forced_logits(*ref, p);
+  auto b = teacher_forced_logits(*q, p);
+  ASSERT_TRUE(a && b) << b.message();
+  double se = 0, var = 0, mean = 0;
+  for (float x : *a) mean += x;
+  mean /= a->size();
+  for (size_t i = 0; i < a->size(); ++i) {
+    se += ((*a)[i] - (*b)[i]) * ((*a)[i] - (*b)[i]);
+    var += ((*a)[i] - mean) * ((*a)[i] - mean);
+  }
+  const double rel = std::sqrt(se / var);
+  std::printf("[ figures  ] %s: relative RMSE of logits vs F32 = %.5f\n",
+              std::string(quant::type_traits(static_cast<uint32_t>(GetParam().type))->name).c_str(), rel);
+  EXPECT_LT(rel, GetParam().max_rel_rmse);
+  EXPECT_GT(rel, 0.0);  // the model really ran in the other type
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, TinyModelTypes,
+                         ::testing::Values(TypeCase{GgmlType::F16, 0.005}, TypeCase{GgmlType::BF16, 0.03},
+                                           TypeCase{GgmlType::Q8_0, 0.02}, TypeCase{GgmlType::Q6_K, 0.05},
+                                           TypeCase{GgmlType::Q5_0, 0.15}, TypeCase{GgmlType::Q5_1, 0.15},
+                                           TypeCase{GgmlType::Q5_K, 0.15}, TypeCase{GgmlType::Q4_0, 0.3},
+                                           TypeCase{GgmlType::Q4_1, 0.3}, TypeCase{GgmlType::Q4_K, 0.3}),
+                         [](const auto& info) {
+                           return std::string(quant::type_traits(static_cast<uint32_t>(info.param.type))->name);
+                         });
+
+TEST_F(TinyModel, SeededSamplingIsReproducible) {
+  auto m = load({}, "seed");
+  ASSERT_TRUE(m);
+  GenerateRequest req;
+  req.prompt = {1, 260, 261};
+  req.max_tokens = 20;
+  req.ignore_eos = true;
+  req.sampling.temperature = 1.0f;
+  req.sampling.seed = 42;
+  auto a = generate(*m, req);
+  auto b = generate(*m, req);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->tokens, b->tokens);
+  EXPECT_EQ(a->tokens.size(), 20u);
+  EXPECT_EQ(a->finish, FinishReason::kLength);
+  req.sampling.seed = 43;
+  auto c = generate(*m, req);
+  ASSERT_TRUE(c);
+  EXPECT_NE(a->tokens, c->tokens);
+}
+
+TEST_F(TinyModel, StopStringEndsGenerationAndIsNotEmitted) {
+  auto m = load({}, "stop");
+  ASSERT_TRUE(m);
+  GenerateRequest req;
+  req.prompt = {1, 260};
+  req.max_tokens = 30;
+  req.ignore_eos = true;
+  req.sampling.temperature = 0;
+  auto full = generate(*m, req);
+  ASSERT_TRUE(full);
+  ASSERT_GE(full->text.size(), 4u);
+  // Stop on a piece of the greedy text: generation must end right there.
+  const std::string stop = full->text.substr(2, 2);
+  req.stop = {stop};
+  auto stopped = generate(*m, req);
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->finish, FinishReason::kStop);
+  EXPECT_EQ(stopped->text, full->text.substr(0, full->text.find(stop)));
+}
+
+TEST_F(TinyModel, CancelStopsAfterTheCallbackSaysSo) {
+  auto m = load({}, "cancel");
+  ASSERT_TRUE(m);
+  GenerateRequest req;
+  req.prompt = {1, 260};
+  req.max_tokens = 50;
+  req.ignore_eos = true;
+  int seen = 0;
+  auto r = generate(*m, req, [&](const TokenEvent&) { return ++seen < 5; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->finish, FinishReason::kCancelled);
+  EXPECT_EQ(r->tokens.size(), 5u);
+}
+
+TEST_F(TinyModel, BadInputIsRefusedAndTheModelStillWorks) {
+  LoadOptions opts;
+  opts.n_ctx = 16;
+  auto m = load({}, "bad", opts);
+  ASSERT_TRUE(m);
+  GenerateRequest req;
+  req.prompt = std::vector<int32_t>(17, 260);
+  auto r = generate(*m, req);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("more than the context"), std::string::npos) << r.message();
+  req.prompt = {1, 99999};
+  r = generate(*m, req);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("outside the vocabulary"), std::string::npos);
+  // A malformed batch straight to the plugin: refused with the entry named.
+  std::vector<int32_t> table;
+  ASSERT_TRUE(m->kv_blocks().ensure_capacity(table, 4));
+  const std::vector<int32_t>* t[] = {&table};
+  std::vector<float> logits;
+  const BatchEntry bad[] = {{1, 0, 0, true}, {260, 0, 0, true}};  // repeated position
+  Status s = m->forward(bad, t, logits);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("batch entry 1"), std::string::npos) << s.message();
+  const BatchEntry beyond[] = {{1, 40, 0, true}};
+  s = m->forward(beyond, t, logits);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("not covered"), std::string::npos) << s.message();
+  m->kv_blocks().release(table);
+  req.prompt = {1, 260, 261};
+  req.max_tokens = 3;
+  EXPECT_TRUE(generate(*m, req));
+}
+
+TEST(ModelLoad, RefusesUnsupportedArchitectureAndMissingTensors) {
+  const auto path = tiny_path("arch");
+  gguf::GgufWriter w;
+  w.set_string("general.architecture", "mamba");
+  ASSERT_TRUE(w.write_file(path));
+  auto m = LoadedModel::load(path, {});
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.message().find("architecture 'mamba' is not supported"), std::string::npos) << m.message();
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace hearth::engine
