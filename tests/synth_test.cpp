@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
 #include "synth/tensor_type_mix.h"
+#include "synth/weight_rng.h"
 
 namespace hearth::synth {
 namespace {
@@ -152,6 +154,28 @@ TEST(SynthSpecTest, ValidateNamesTheProblem) {
   EXPECT_NE(st.message().find("vocabulary size"), std::string::npos) << st.message();
   s.vocab_path = "some.gguf";  // a vocabulary file decides the size instead
   EXPECT_TRUE(s.validate());
+}
+
+TEST(WeightRngTest, StandardNormalAndCounterBased) {
+  double sum = 0, sq = 0, quart = 0;
+  const int n = 200000;
+  for (int r = 0; r < n / 100; ++r) {
+    WeightRng rng(WeightRng::tensor_key(1, "t"), r);
+    for (int i = 0; i < 100; ++i) {
+      const double x = rng.normal();
+      sum += x, sq += x * x, quart += x * x * x * x;
+    }
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.01);
+  EXPECT_NEAR(sq / n, 1.0, 0.01);
+  EXPECT_NEAR(quart / n, 3.0, 0.1);  // the normal's fourth moment
+  // A row's stream depends only on (seed, tensor, row).
+  WeightRng a(WeightRng::tensor_key(1, "t"), 5), b(WeightRng::tensor_key(1, "t"), 5);
+  WeightRng c(WeightRng::tensor_key(2, "t"), 5), d(WeightRng::tensor_key(1, "u"), 5);
+  const uint64_t first = a.next_u64();
+  EXPECT_EQ(first, b.next_u64());
+  EXPECT_NE(first, c.next_u64());
+  EXPECT_NE(first, d.next_u64());
 }
 
 // ------------------------------------------------------------ type mix
@@ -399,6 +423,14 @@ TEST_P(SynthTypeTest, TinyPresetWritesTheLlamaLayout) {
   }
   want.push_back({"output_norm.weight", {256}});
   want.push_back({"output.weight", {256, 512}});
+  if (type != SynthType::kF32 && type != SynthType::kF16) {
+    // llama-quantize's order: outside-block tensors, then by block, by name.
+    const auto block = [](const std::string& n) { return n.rfind("blk.", 0) == 0 ? n[4] - '0' : -1; };
+    std::stable_sort(want.begin(), want.end(), [&](const auto& a, const auto& b) {
+      return block(a.first) != block(b.first) ? block(a.first) < block(b.first) : a.first < b.first;
+    });
+    EXPECT_EQ(g.metadata().back().first, "general.file_type");
+  }
   ASSERT_EQ(g.tensors().size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     const gguf::TensorInfo& t = g.tensors()[i];

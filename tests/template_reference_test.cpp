@@ -69,10 +69,10 @@ TEST(TemplateReference, RenderingsJsonByteForByte) {
       EXPECT_EQ(*out, want->as_string().c_str());
       if (out.is_ok() && *out == want->as_string().c_str()) ++passed;
     } else {
-      const std::string want(c.at("error").as_string());
+      const std::string error(c.at("error").as_string());
       ASSERT_FALSE(out.is_ok()) << "rendered instead of raising: " << *out;
-      EXPECT_EQ(out.message(), want);
-      if (out.message() == want) ++passed;
+      EXPECT_EQ(out.message(), error);
+      if (out.message() == error) ++passed;
     }
   }
   EXPECT_EQ(per_template.size(), 12u);

@@ -14,9 +14,12 @@ inline constexpr int kExitUsage = 2;
 
 using Args = std::vector<std::string>;
 
+int cmd_bench(const Args& args);
 int cmd_inspect(const Args& args);
+int cmd_keys(const Args& args);
 int cmd_generate(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_synth(const Args& args);
+int cmd_template(const Args& args);
 
 }  // namespace hearth::ctl

@@ -16,12 +16,19 @@ struct Verb {
 };
 
 const Verb kVerbs[] = {
+    {"bench", hearth::ctl::cmd_bench,
+     "bench --model FILE [-p N] [-n N] [-t N] [-r N] [-o md|csv|json] [--load read|mmap|mlock]\n"
+     "           prompt (ppN) and generation (tgN) speed as llama-bench measures it, bandwidth, efficiency"},
     {"inspect", hearth::ctl::cmd_inspect, "inspect FILE [--no-tensors]       metadata, tensors, tokenizer, chat template"},
     {"generate", hearth::ctl::cmd_generate,
      "generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
      "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop TEXT]\n"
      "           [--ignore-eos] [--backend NAME]   stream generated text to stdout"},
+    {"keys", hearth::ctl::cmd_keys, "keys add NAME --file KEYS | keys list --file KEYS   manage hearthd's API keys"},
     {"tokenize", hearth::ctl::cmd_tokenize, "tokenize --model FILE [--no-bos] [--special] TEXT   token ids as a JSON array"},
+    {"template", hearth::ctl::cmd_template,
+     "template render (--template FILE | --model GGUF) --messages FILE.json [--tools FILE.json] [--bos TEXT]\n"
+     "           [--eos TEXT] [--no-generation-prompt] [--now \"YYYY-MM-DD HH:MM\"]   print the chat prompt exactly"},
     {"synth", hearth::ctl::cmd_synth,
      "synth --preset NAME --type TYPE --out FILE [--vocab VOCAB.gguf] [--seed N] [--layers N] [--ctx N]\n"
      "           [--threads N]   write a synthetic model (real layout, random weights)\n"

@@ -42,7 +42,9 @@ std::optional<TypeTraits> type_traits(uint32_t raw_type) {
 
 std::optional<uint64_t> row_bytes(const TypeTraits& t, uint64_t n) {
   if (n % t.block_size != 0) return std::nullopt;
-  return n / t.block_size * t.type_size;
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(n / t.block_size, uint64_t{t.type_size}, &bytes)) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace hearth::quant

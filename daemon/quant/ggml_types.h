@@ -45,7 +45,8 @@ struct TypeTraits {
 std::optional<TypeTraits> type_traits(uint32_t raw_type);
 
 // Bytes taken by a row of n elements, or nullopt when n is not a multiple of
-// the block size (such a tensor cannot be stored in this type).
+// the block size (such a tensor cannot be stored in this type) or the size
+// does not fit in 64 bits.
 std::optional<uint64_t> row_bytes(const TypeTraits& t, uint64_t n);
 
 }  // namespace hearth::quant

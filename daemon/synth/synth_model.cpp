@@ -129,6 +129,10 @@ void parallel_rows(uint64_t n_rows, uint64_t row_length, uint32_t n_threads, con
   for (auto& w : workers) w.join();
 }
 
+// Quantized files are what llama-quantize makes of the F32 file; F32 and
+// F16 ones what convert_hf_to_gguf writes.
+bool is_quantized(SynthType t) { return t != SynthType::kF32 && t != SynthType::kF16; }
+
 gguf::GgufWriter::RowGenerator make_generator(const PlannedTensor& t, uint64_t seed, uint32_t n_threads,
                                               const std::atomic<bool>* cancel) {
   const uint64_t key = WeightRng::tensor_key(seed, t.name);
@@ -176,6 +180,14 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
   }
   add("output_norm.weight", TensorRole::kNorm, 0, {d}, kNormJitter);
   add("output.weight", TensorRole::kOutput, 0, {d, n_vocab}, proj);
+  if (is_quantized(spec.type)) {
+    const auto block = [](const PlannedTensor& t) {
+      return t.name.rfind("blk.", 0) == 0 ? static_cast<int64_t>(t.layer) : int64_t{-1};
+    };
+    std::stable_sort(out.begin(), out.end(), [&](const PlannedTensor& a, const PlannedTensor& b) {
+      return block(a) != block(b) ? block(a) < block(b) : a.name < b.name;
+    });
+  }
   return out;
 }
 
@@ -190,12 +202,23 @@ Result<SynthReport> write_synthetic_model(const SynthSpec& spec_in, const std::f
   if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
 
   const uint64_t n_params = parameter_count(spec);
+  // Keys in the order convert_hf_to_gguf writes them for a Llama checkpoint;
+  // for the quantized types, in the order llama-quantize leaves them (it
+  // moves general.quantization_version and general.file_type to the end), so
+  // the file is byte for byte what converting the F32 model and quantizing it
+  // with llama-quantize gives.
+  const bool quantized = is_quantized(spec.type);
   gguf::GgufWriter w;
-  // Keys in the order convert_hf_to_gguf writes them for a Llama checkpoint.
   w.set_string("general.architecture", "llama");
   w.set_string("general.type", "model");
-  w.set_string("general.name", "hearth-synthetic " + spec.preset + " (random weights, seed " +
-                                   std::to_string(spec.seed) + "; not a trained model)");
+  // Say so when the depth differs from the preset's, so the name never
+  // claims a shape the file does not have.
+  std::string shape = spec.preset;
+  if (const auto base = preset(spec.preset); base && base->n_layer != spec.n_layer) {
+    shape += ", " + std::to_string(spec.n_layer) + " layers";
+  }
+  w.set_string("general.name",
+               "hearth-synthetic " + shape + " (random weights, seed " + std::to_string(spec.seed) + "; not a trained model)");
   w.set_string("general.size_label", size_label(n_params));
   w.set_u32("llama.block_count", spec.n_layer);
   w.set_u32("llama.context_length", spec.n_ctx);
@@ -205,11 +228,15 @@ Result<SynthReport> write_synthetic_model(const SynthSpec& spec_in, const std::f
   w.set_u32("llama.attention.head_count_kv", spec.n_head_kv);
   w.set_f32("llama.rope.freq_base", spec.rope_freq_base);
   w.set_f32("llama.attention.layer_norm_rms_epsilon", spec.rms_norm_eps);
-  w.set_u32("general.file_type", llama_file_type(spec.type));
+  if (!quantized) w.set_u32("general.file_type", llama_file_type(spec.type));
   w.set_u32("llama.vocab_size", spec.n_vocab);
   w.set_u32("llama.rope.dimension_count", spec.head_dim());
-  w.set_u32("general.quantization_version", kQuantizationVersion);
+  if (!quantized) w.set_u32("general.quantization_version", kQuantizationVersion);
   add_vocab(*vocab, w);
+  if (quantized) {
+    w.set_u32("general.quantization_version", kQuantizationVersion);
+    w.set_u32("general.file_type", llama_file_type(spec.type));
+  }
 
   const std::vector<PlannedTensor> plan = plan_tensors(spec, spec.n_vocab);
   for (const auto& t : plan) {

@@ -34,9 +34,12 @@ struct PlannedTensor {
   float scale = 0;             // standard deviation of the weights (norms: of their deviation from 1)
 };
 
-// The tensors of `spec` with a vocabulary of n_vocab tokens, in file order:
-// token_embd, then per block attn_norm, attn_q, attn_k, attn_v, attn_output,
-// ffn_norm, ffn_gate, ffn_up, ffn_down, then output_norm and output.
+// The tensors of `spec` with a vocabulary of n_vocab tokens, in file order.
+// F32/F16 (what the converter writes): token_embd, then per block attn_norm,
+// attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down,
+// then output_norm and output. Quantized types: the order llama-quantize
+// writes, i.e. llama.cpp's weight_name_comparer (tensors outside blocks
+// first, then by block number, each group by name).
 // Weight scales: token_embd 1 (a unit-variance residual stream), each
 // projection 1/sqrt(fan_in) (activations keep their scale through a layer),
 // norms 1 ± 0.05.

@@ -361,7 +361,8 @@ Result<Value> Interpreter::eval_filter(const FilterExpr& e, const std::shared_pt
   if (!operand) return operand.status();
   auto args = eval_args(e.args, f);
   if (!args) return args.status();
-  if (!e.fn) return Status::error("No filter named '" + e.name + "'.");
+  // Jinja defers an unknown filter inside `if` to here, with this wording.
+  if (!e.fn) return Status::error("No filter named '" + e.name + "' found.");
   auto r = e.fn(*this, *operand, *args);
   if (r) HEARTH_RETURN_IF_ERROR(check_depth(*r));
   return r;
@@ -493,7 +494,7 @@ Result<Value> Interpreter::eval_impl(const Expr& e, const std::shared_ptr<Frame>
       if (!operand) return operand;
       auto args = eval_args(node.args, f);
       if (!args) return args.status();
-      if (!node.fn) return Status::error("No test named '" + node.name + "'.");
+      if (!node.fn) return Status::error("No test named '" + node.name + "' found.");
       auto r = node.fn(*this, *operand, *args);
       if (!r) return r.status();
       return Value::boolean(*r);

@@ -54,7 +54,8 @@ Result<Value> convert(const boost::json::value& j, uint32_t depth) {
         if (!unicode::is_valid_utf8(std::string_view(key.data(), key.size()))) {
           return Status::error("JSON key is not valid UTF-8");
         }
-        d.set(Value::string(std::string(key.data(), key.size())), std::move(*v));
+        // boost::json::object keys are unique: no duplicate check needed.
+        d.append_unique(Value::string(std::string(key.data(), key.size())), std::move(*v));
       }
       return Value::dict(std::move(d));
     }

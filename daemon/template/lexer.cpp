@@ -205,12 +205,22 @@ class Lexer {
   }
 
  private:
+  // Tokens arrive in source order, so the column is counted on from the
+  // previous position on the same line (linear, even for one huge line).
   Pos pos_at(size_t offset) const {
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     --it;
     Pos p;
     p.line = static_cast<uint32_t>(it - line_starts_.begin() + 1);
-    p.column = static_cast<uint32_t>(1 + unicode::length(std::string_view(s_).substr(*it, offset - *it)));
+    size_t from = *it;
+    uint32_t column = 1;
+    if (cache_.line == p.line && cache_offset_ <= offset) {
+      from = cache_offset_;
+      column = cache_.column;
+    }
+    p.column = column + static_cast<uint32_t>(unicode::length(std::string_view(s_).substr(from, offset - from)));
+    cache_ = p;
+    cache_offset_ = offset;
     return p;
   }
 
@@ -561,6 +571,8 @@ class Lexer {
 
   std::string s_;
   std::vector<size_t> line_starts_;
+  mutable Pos cache_;
+  mutable size_t cache_offset_ = 0;
   size_t pos_ = 0;
   bool line_starting_ = true;
   std::vector<Token> tokens_;

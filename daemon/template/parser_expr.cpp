@@ -430,8 +430,10 @@ ExprPtr Parser::parse_subscript(ExprPtr node) {
   if (tok.is_op(".")) {
     const Token attr = cur();
     next();
+    // Errors point at the start of the whole access (`messages[0].content`).
+    const Pos pos = node->pos;
     if (attr.type == Tok::kName) {
-      auto out = std::make_unique<GetattrExpr>(tok.pos, std::move(node), attr.text);
+      auto out = std::make_unique<GetattrExpr>(pos, std::move(node), attr.text);
       if (!check_height(*out, {out->obj.get()})) return nullptr;
       return out;
     }
@@ -439,7 +441,7 @@ ExprPtr Parser::parse_subscript(ExprPtr node) {
       fail(attr.pos, "expected name or number");
       return nullptr;
     }
-    auto out = std::make_unique<GetitemExpr>(tok.pos, std::move(node),
+    auto out = std::make_unique<GetitemExpr>(pos, std::move(node),
                                              std::make_unique<ConstExpr>(attr.pos, Value::integer(attr.int_value)));
     if (!check_height(*out, {out->obj.get()})) return nullptr;
     return out;
@@ -464,7 +466,8 @@ ExprPtr Parser::parse_subscript(ExprPtr node) {
       t->height = m + 1;
       index = std::move(t);
     }
-    auto out = std::make_unique<GetitemExpr>(tok.pos, std::move(node), std::move(index));
+    const Pos pos = node->pos;
+    auto out = std::make_unique<GetitemExpr>(pos, std::move(node), std::move(index));
     if (!check_height(*out, {out->obj.get(), out->index.get()})) return nullptr;
     return out;
   }
@@ -541,7 +544,8 @@ bool Parser::parse_call_args(CallArgsExpr& out) {
 }
 
 ExprPtr Parser::parse_call(ExprPtr node) {
-  auto call = std::make_unique<CallExpr>(cur().pos, std::move(node));
+  const Pos pos = node->pos;
+  auto call = std::make_unique<CallExpr>(pos, std::move(node));
   if (!parse_call_args(call->args)) return nullptr;
   call->height = std::max(h(call->callee), args_height(call->args)) + 1;
   if (call->height > static_cast<uint32_t>(kMaxNesting)) {

@@ -22,6 +22,10 @@ Result<int> three_way(const Value& a, const Value& b, std::string_view op, int d
 
 // ---- containers -------------------------------------------------------------
 
+namespace {
+constexpr size_t kIndexThreshold = 16;
+}  // namespace
+
 const Value* DictData::find(const Value& key) const {
   if (key.is_string()) return find(std::string_view(key.str()));
   for (const auto& [k, v] : entries)
@@ -30,20 +34,41 @@ const Value* DictData::find(const Value& key) const {
 }
 
 const Value* DictData::find(std::string_view key) const {
+  if (entries.size() > kIndexThreshold) {
+    if (!index_) {
+      index_ = std::make_unique<std::unordered_map<std::string, size_t>>();
+      for (size_t i = 0; i < entries.size(); ++i)
+        if (entries[i].first.is_string()) index_->emplace(entries[i].first.str(), i);
+    }
+    const auto it = index_->find(std::string(key));
+    return it == index_->end() ? nullptr : &entries[it->second].second;
+  }
   for (const auto& [k, v] : entries)
     if (k.is_string() && k.str() == key) return &v;
   return nullptr;
 }
 
 void DictData::set(Value key, Value value) {
-  for (auto& [k, v] : entries) {
-    if (equals(k, key)) {
-      v = std::move(value);
+  if (key.is_string()) {
+    if (const Value* existing = find(std::string_view(key.str()))) {
+      *const_cast<Value*>(existing) = std::move(value);
       return;
     }
+  } else {
+    for (auto& [k, v] : entries) {
+      if (equals(k, key)) {
+        v = std::move(value);
+        return;
+      }
+    }
   }
+  append_unique(std::move(key), std::move(value));
+}
+
+void DictData::append_unique(Value key, Value value) {
   const uint32_t d = std::max(depth_of(key), depth_of(value)) + 1;
   if (d > depth) depth = d;
+  if (index_ && key.is_string()) index_->emplace(key.str(), entries.size());
   entries.emplace_back(std::move(key), std::move(value));
 }
 
@@ -58,7 +83,9 @@ void Object::append_repr(std::string& out, int) const {
 std::optional<Value> Object::get_attr(std::string_view) const { return std::nullopt; }
 
 Result<Value> Object::call(Interpreter&, CallArgs) const {
-  return Status::error("'" + std::string(type_name()) + "' object is not callable");
+  std::string msg(1, '\'');
+  msg.append(type_name()).append("' object is not callable");
+  return Status::error(std::move(msg));
 }
 
 void NamespaceObject::append_repr(std::string& out, int depth) const {
@@ -92,13 +119,14 @@ void NamespaceObject::set_attr(std::string name, Value value) {
   attrs_.set(Value::string(std::move(name)), std::move(value));
 }
 
-void NamespaceObject::clear() { attrs_.entries.clear(); }
+void NamespaceObject::clear() { attrs_ = DictData(); }
 
 // ---- Value ------------------------------------------------------------------
 
 Value Value::undefined(std::string message) {
-  return Value(Storage(std::in_place_index<0>,
-                       UndefinedData{std::make_shared<const std::string>(std::move(message))}));
+  Value v(Kind::kUndefined);
+  v.ptr_ = std::make_shared<std::string>(std::move(message));
+  return v;
 }
 
 Value Value::undefined_name(std::string_view name) {
@@ -109,7 +137,9 @@ Value Value::undefined_name(std::string_view name) {
 }
 
 Value Value::string(std::string s) {
-  return Value(Storage(std::in_place_index<5>, std::make_shared<const std::string>(std::move(s))));
+  Value v(Kind::kString);
+  v.ptr_ = std::make_shared<std::string>(std::move(s));
+  return v;
 }
 
 Value Value::list(std::vector<Value> items, SeqKind kind) {
@@ -119,18 +149,24 @@ Value Value::list(std::vector<Value> items, SeqKind kind) {
   data->items = std::move(items);
   data->kind = kind;
   data->depth = d + 1;
-  return Value(Storage(std::in_place_index<6>, std::move(data)));
+  Value v(Kind::kList);
+  v.ptr_ = std::move(data);
+  return v;
 }
 
 Value Value::dict(DictData d) {
   uint32_t depth = 0;
   for (const auto& [k, v] : d.entries) depth = std::max({depth, depth_of(k), depth_of(v)});
   d.depth = depth + 1;
-  return Value(Storage(std::in_place_index<7>, std::make_shared<DictData>(std::move(d))));
+  Value v(Kind::kDict);
+  v.ptr_ = std::make_shared<DictData>(std::move(d));
+  return v;
 }
 
 Value Value::object(std::shared_ptr<Object> o) {
-  return Value(Storage(std::in_place_index<8>, std::move(o)));
+  Value v(Kind::kObject);
+  v.ptr_ = std::move(o);
+  return v;
 }
 
 bool Value::is_indexable_seq() const {
@@ -140,8 +176,7 @@ bool Value::is_indexable_seq() const {
 }
 
 std::string Value::undefined_message() const {
-  const auto& m = std::get<0>(v_).message;
-  return m ? *m : std::string("value is undefined");
+  return ptr_ ? *static_cast<const std::string*>(ptr_.get()) : std::string("value is undefined");
 }
 
 bool Value::same_as(const Value& other) const {
@@ -157,13 +192,11 @@ bool Value::same_as(const Value& other) const {
     case Kind::kFloat:
       return as_float() == other.as_float();
     case Kind::kString:
-      return std::get<5>(v_) == std::get<5>(other.v_) || str() == other.str();
+      return ptr_ == other.ptr_ || str() == other.str();
     case Kind::kList:
-      return std::get<6>(v_) == std::get<6>(other.v_);
     case Kind::kDict:
-      return std::get<7>(v_) == std::get<7>(other.v_);
     case Kind::kObject:
-      return std::get<8>(v_) == std::get<8>(other.v_);
+      return ptr_ == other.ptr_;
   }
   return false;
 }
@@ -491,8 +524,10 @@ bool equals_at(const Value& a, const Value& b, int depth) {
 }
 
 Status not_supported(const Value& a, const Value& b, std::string_view op) {
-  return Status::error("'" + std::string(op) + "' not supported between instances of '" + type_name(a) +
-                       "' and '" + type_name(b) + "'");
+  std::string msg(1, '\'');
+  msg.append(op).append("' not supported between instances of ").append(quoted_type_name(a));
+  msg.append(" and ").append(quoted_type_name(b));
+  return Status::error(std::move(msg));
 }
 
 Result<int> three_way(const Value& a, const Value& b, std::string_view op, int depth) {

@@ -20,8 +20,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "common/status.h"
@@ -52,6 +52,18 @@ struct ListData {
 };
 
 struct DictData {
+  DictData() = default;
+  // Copies drop the lookup index (it would go stale as the copies diverge).
+  DictData(const DictData& o) : entries(o.entries), depth(o.depth) {}
+  DictData(DictData&&) = default;
+  DictData& operator=(const DictData& o) {
+    entries = o.entries;
+    depth = o.depth;
+    index_.reset();
+    return *this;
+  }
+  DictData& operator=(DictData&&) = default;
+
   std::vector<std::pair<Value, Value>> entries;  // insertion order, unique keys
   uint32_t depth = 1;
 
@@ -59,6 +71,14 @@ struct DictData {
   const Value* find(std::string_view key) const;
   // Inserts or replaces (keeping the original position, as Python does).
   void set(Value key, Value value);
+  // Appends a key known not to be present yet (JSON objects), without the
+  // linear duplicate check of set().
+  void append_unique(Value key, Value value);
+
+ private:
+  // String-key index, built on first lookup once a dict is large, so hostile
+  // inputs with many keys cannot make lookups quadratic.
+  mutable std::unique_ptr<std::unordered_map<std::string, size_t>> index_;
 };
 
 struct CallArgs {
@@ -97,15 +117,27 @@ class Value {
  public:
   enum class Kind : uint8_t { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kObject };
 
-  // Undefined with the default message for an unknown name.
-  Value() : v_(UndefinedData{nullptr}) {}
+  // Undefined with a generic message.
+  Value() = default;
 
   static Value undefined(std::string message);
   static Value undefined_name(std::string_view name);  // "'name' is undefined"
-  static Value none() { return Value(Storage(std::in_place_index<1>)); }
-  static Value boolean(bool b) { return Value(Storage(std::in_place_index<2>, b)); }
-  static Value integer(int64_t i) { return Value(Storage(std::in_place_index<3>, i)); }
-  static Value number(double d) { return Value(Storage(std::in_place_index<4>, d)); }
+  static Value none() { return Value(Kind::kNone); }
+  static Value boolean(bool b) {
+    Value v(Kind::kBool);
+    v.scalar_.b = b;
+    return v;
+  }
+  static Value integer(int64_t i) {
+    Value v(Kind::kInt);
+    v.scalar_.i = i;
+    return v;
+  }
+  static Value number(double d) {
+    Value v(Kind::kFloat);
+    v.scalar_.d = d;
+    return v;
+  }
   static Value string(std::string s);
   static Value string(std::string_view s) { return string(std::string(s)); }
   static Value string(const char* s) { return string(std::string(s)); }
@@ -114,32 +146,32 @@ class Value {
   static Value dict(DictData d);
   static Value object(std::shared_ptr<Object> o);
 
-  Kind kind() const { return static_cast<Kind>(v_.index()); }
-  bool is_undefined() const { return kind() == Kind::kUndefined; }
-  bool is_none() const { return kind() == Kind::kNone; }
-  bool is_bool() const { return kind() == Kind::kBool; }
-  bool is_int() const { return kind() == Kind::kInt; }
-  bool is_float() const { return kind() == Kind::kFloat; }
+  Kind kind() const { return kind_; }
+  bool is_undefined() const { return kind_ == Kind::kUndefined; }
+  bool is_none() const { return kind_ == Kind::kNone; }
+  bool is_bool() const { return kind_ == Kind::kBool; }
+  bool is_int() const { return kind_ == Kind::kInt; }
+  bool is_float() const { return kind_ == Kind::kFloat; }
   // int, float or bool: Python's numbers.Number.
   bool is_number() const { return is_int() || is_float() || is_bool(); }
   // int or bool (bool is an int subclass in Python).
   bool is_integral() const { return is_int() || is_bool(); }
-  bool is_string() const { return kind() == Kind::kString; }
-  bool is_list() const { return kind() == Kind::kList; }
-  bool is_dict() const { return kind() == Kind::kDict; }
-  bool is_object() const { return kind() == Kind::kObject; }
+  bool is_string() const { return kind_ == Kind::kString; }
+  bool is_list() const { return kind_ == Kind::kList; }
+  bool is_dict() const { return kind_ == Kind::kDict; }
+  bool is_object() const { return kind_ == Kind::kObject; }
   bool is_seq(SeqKind k) const { return is_list() && list().kind == k; }
   // A real sequence: list, tuple or range (indexable, has len()).
   bool is_indexable_seq() const;
 
-  bool as_bool() const { return std::get<2>(v_); }
-  int64_t as_int() const { return is_bool() ? (as_bool() ? 1 : 0) : std::get<3>(v_); }
-  double as_float() const { return is_float() ? std::get<4>(v_) : static_cast<double>(as_int()); }
-  const std::string& str() const { return *std::get<5>(v_); }
-  ListData& list() const { return *std::get<6>(v_); }
-  const DictData& dict() const { return *std::get<7>(v_); }
-  Object& object() const { return *std::get<8>(v_); }
-  const std::shared_ptr<Object>& object_ptr() const { return std::get<8>(v_); }
+  bool as_bool() const { return scalar_.b; }
+  int64_t as_int() const { return is_bool() ? (scalar_.b ? 1 : 0) : scalar_.i; }
+  double as_float() const { return is_float() ? scalar_.d : static_cast<double>(as_int()); }
+  const std::string& str() const { return *static_cast<const std::string*>(ptr_.get()); }
+  ListData& list() const { return *static_cast<ListData*>(ptr_.get()); }
+  const DictData& dict() const { return *static_cast<const DictData*>(ptr_.get()); }
+  Object& object() const { return *static_cast<Object*>(ptr_.get()); }
+  std::shared_ptr<Object> object_ptr() const { return std::shared_ptr<Object>(ptr_, &object()); }
   // The message raised when an Undefined is used.
   std::string undefined_message() const;
 
@@ -147,14 +179,18 @@ class Value {
   bool same_as(const Value& other) const;
 
  private:
-  struct UndefinedData {
-    std::shared_ptr<const std::string> message;
-  };
-  using Storage = std::variant<UndefinedData, std::monostate, bool, int64_t, double,
-                               std::shared_ptr<const std::string>, std::shared_ptr<ListData>,
-                               std::shared_ptr<DictData>, std::shared_ptr<Object>>;
-  explicit Value(Storage s) : v_(std::move(s)) {}
-  Storage v_;
+  explicit Value(Kind k) : kind_(k) {}
+
+  // A tagged union without std::variant: scalars inline, everything else
+  // (str, ListData, DictData, Object, an Undefined's message) behind one
+  // shared pointer.
+  Kind kind_ = Kind::kUndefined;
+  union Scalar {
+    bool b;
+    int64_t i;
+    double d;
+  } scalar_{.i = 0};
+  std::shared_ptr<void> ptr_;
 };
 
 // Python type name ("int", "str", "NoneType", "list", "dict", "Undefined", ...).

@@ -11,6 +11,7 @@ const CpuFeatures& cpu_features() {
     f.fma = __builtin_cpu_supports("fma");
     f.avx512f = __builtin_cpu_supports("avx512f");
     f.avx512bw = __builtin_cpu_supports("avx512bw");
+    f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
@@ -32,6 +33,7 @@ std::string cpu_feature_summary() {
   add(f.f16c, "F16C");
   add(f.avx512f, "AVX-512F");
   add(f.avx512bw, "AVX-512BW");
+  add(f.avx512vl, "AVX-512VL");
   add(f.avx512vnni, "AVX-512-VNNI");
   return s.empty() ? "baseline x86-64" : s;
 }

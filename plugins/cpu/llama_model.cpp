@@ -16,7 +16,6 @@ namespace {
 
 using quant::GgmlType;
 
-inline float round_to_f16(float x) { return quant::fp16_to_fp32(quant::fp32_to_fp16(x)); }
 
 // Rows of a weight matrix handed to one thread task: enough work to amortise
 // the task hand-off, few enough that both threads finish together.
@@ -116,6 +115,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
   }
   std::unique_ptr<LlamaModel> m(new LlamaModel(d, o));
   HEARTH_RETURN_IF_ERROR(m->bind_weights(d));
+  m->isa_ = best_isa();
+  HEARTH_RETURN_IF_ERROR(m->pack_weights());
 
   const size_t kv_floats = static_cast<size_t>(m->n_layer_) * slots * m->kv_dim_;
   try {
@@ -137,7 +138,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
   } catch (const std::bad_alloc&) {
     return Status::error("out of memory allocating the KV cache (" + std::to_string(kv_floats * 4) + " bytes)");
   }
-  m->rope_cache_.resize(m->n_rot_);
+  m->rope_cache_.resize(static_cast<size_t>(o.max_batch_tokens) * m->n_rot_);
   m->rope_theta_scale_ = std::pow(m->rope_base_, -2.0f / static_cast<float>(m->n_rot_));
   m->rope_neox_ = d.rope_type == HEARTH_ROPE_NEOX;
   return m;
@@ -178,13 +179,38 @@ Status LlamaModel::bind_weights(const hearth_model_desc& d) {
   return Status::ok();
 }
 
+// Q4_0 and Q8_0 matrices (and Q4_K on AVX-512) go to the R16 layout when a
+// SIMD path will use it (the scalar path computes from the GGUF layout).
+Status LlamaModel::pack_weights() {
+  if (isa_ == Isa::kScalar) return Status::ok();
+  auto pack = [&](Weight& w) -> Status {
+    if (!packable(w.type, isa_) || w.packed.data) return Status::ok();
+    const size_t bytes = packed_bytes(w.type, w.n_rows, w.n_cols);
+    if (bytes == 0) return Status::ok();
+    uint8_t* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+    if (!buf) return Status::error("out of memory repacking weights (" + std::to_string(bytes) + " bytes)");
+    packed_buffers_.emplace_back(buf);
+    w.packed = pack_matrix(w.type, w.data, w.row_bytes, w.n_rows, w.n_cols, buf);
+    packed_bytes_ += bytes;
+    return Status::ok();
+  };
+  for (LayerWeights& l : layers_) {
+    for (Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) HEARTH_RETURN_IF_ERROR(pack(*w));
+  }
+  // A tied output matrix stays shared with the embedding table, which is
+  // read row by row in the GGUF layout.
+  if (output_.data != tok_embd_.data) HEARTH_RETURN_IF_ERROR(pack(output_));
+  return Status::ok();
+}
+
 hearth_model_stats LlamaModel::stats() const {
   hearth_model_stats s{};
   s.struct_size = sizeof(s);
-  s.weight_bytes = 0;  // computes from the host's tensor memory directly
+  s.weight_bytes = packed_bytes_;  // repacked copies; everything else is read from the host's memory
   s.kv_bytes = (k_cache_.size() + v_cache_.size()) * sizeof(uint16_t);
   s.scratch_bytes = (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + attn_out_.size() + gate_.size() +
-                     up_.size() + attn_scratch_.size()) * sizeof(float) + act_.size();
+                     up_.size() + rope_cache_.size()) * sizeof(float) +
+                    attn_scratch_.size() * sizeof(uint16_t) + act_.size();
   return s;
 }
 
@@ -237,16 +263,64 @@ Status LlamaModel::validate_batch(const hearth_batch& b) const {
 }
 
 void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens) {
-  // Activations are converted once to the format the weight type multiplies
-  // with (8-bit for quantized weights, as llama.cpp does), then reused by
-  // every row.
-  const ActFormat fmt = act_format_for(w.type);
-  const size_t act_stride = act_row_bytes(fmt, w.n_cols);
-  uint8_t* act = act_.data();
-  pool_.run(n_tokens, [&](int64_t n, int) {
-    quantize_activations(fmt, x + static_cast<size_t>(n) * w.n_cols, act + static_cast<size_t>(n) * act_stride, w.n_cols);
-  });
   const int64_t n_rows = w.n_rows;
+  const int64_t n_cols = w.n_cols;
+  uint8_t* act = act_.data();
+  if (w.packed.data && w.type == GgmlType::Q4_K) {
+    const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_cols);
+    pool_.run(n_tokens, [&](int64_t n, int) {
+      quantize_activations(ActFormat::kQ8_K, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride,
+                           n_cols);
+    });
+    const int64_t per_task = n_tokens <= 4 ? 4 : 1;
+    const int64_t n_groups = w.packed.n_groups;
+    pool_.run((n_groups + per_task - 1) / per_task, [&](int64_t task, int) {
+      const int64_t g0 = task * per_task;
+      packed_gemm(isa_, w.packed, g0, std::min(n_groups, g0 + per_task), act, stride, n_tokens, y, n_rows);
+    });
+    return;
+  }
+  if (w.packed.data) {
+    // Activations to 8 bits once (llama.cpp's Q8_0 bytes), then every group
+    // of 16 rows meets every token while its blocks are in L1.
+    const size_t stride = act_q8p_stride(n_cols);
+    pool_.run(n_tokens, [&](int64_t n, int) {
+      quantize_act_q8p(isa_, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride, n_cols);
+    });
+    const int64_t per_task = n_tokens <= 4 ? 4 : 1;
+    const int64_t n_groups = w.packed.n_groups;
+    pool_.run((n_groups + per_task - 1) / per_task, [&](int64_t task, int) {
+      const int64_t g0 = task * per_task;
+      packed_gemm(isa_, w.packed, g0, std::min(n_groups, g0 + per_task), act, stride, n_tokens, y, n_rows);
+    });
+    return;
+  }
+  if ((w.type == GgmlType::F16 || w.type == GgmlType::BF16) && isa_ != Isa::kScalar) {
+    // F16 weights meet f16-rounded activations (llama.cpp converts them to
+    // f16); BF16 weights meet the float activations as they are.
+    const float* a = x;
+    if (w.type == GgmlType::F16) {
+      float* r = reinterpret_cast<float*>(act);
+      pool_.run(n_tokens, [&](int64_t n, int) {
+        f16_round_row(isa_, x + static_cast<size_t>(n) * n_cols, r + static_cast<size_t>(n) * n_cols, n_cols);
+      });
+      a = r;
+    }
+    constexpr int64_t kRows = 16;
+    pool_.run((n_rows + kRows - 1) / kRows, [&](int64_t task, int) {
+      const int64_t r0 = task * kRows;
+      float_gemm(isa_, w.type, w.data, w.row_bytes, r0, std::min(n_rows, r0 + kRows), a, n_cols, n_tokens, n_cols, y,
+                 n_rows);
+    });
+    return;
+  }
+  // Everything else: activations converted once to the format the weight
+  // type multiplies with (8-bit for quantized weights, as llama.cpp does).
+  const ActFormat fmt = act_format_for(w.type);
+  const size_t act_stride = act_row_bytes(fmt, n_cols);
+  pool_.run(n_tokens, [&](int64_t n, int) {
+    quantize_activations(fmt, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * act_stride, n_cols);
+  });
   const int64_t n_tasks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
   pool_.run(n_tasks, [&](int64_t task, int) {
     const int64_t r0 = task * kRowsPerTask;
@@ -254,7 +328,8 @@ void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens)
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = w.row(r);
       for (int n = 0; n < n_tokens; ++n) {
-        y[static_cast<size_t>(n) * n_rows + r] = dot_row(w.type, row, act + static_cast<size_t>(n) * act_stride, w.n_cols);
+        y[static_cast<size_t>(n) * n_rows + r] =
+            dot_kquant(isa_, w.type, row, act + static_cast<size_t>(n) * act_stride, n_cols);
       }
     }
   });
@@ -274,12 +349,13 @@ void LlamaModel::rms_norm(const float* x, const Weight& weight, float* out, int 
   }
 }
 
-void LlamaModel::rope(float* x, int n_tokens, int n_heads, const int32_t* positions) {
+// cos/sin of every entry's angles, once per forward (positions are the same
+// in every layer). theta_i = pos * base^(-2i/n_rot), built by repeated
+// multiplication as llama.cpp does, so angles round the same way.
+void LlamaModel::rope_angles(const int32_t* positions, int n_tokens) {
   const int half = n_rot_ / 2;
   for (int n = 0; n < n_tokens; ++n) {
-    // theta_i = pos * base^(-2i/n_rot), built by repeated multiplication as
-    // llama.cpp does, so angles round the same way.
-    float* cs = rope_cache_.data();
+    float* cs = rope_cache_.data() + static_cast<size_t>(n) * n_rot_;
     float theta = static_cast<float>(positions[n]);
     for (int i = 0; i < half; ++i) {
       const float t = rope_scale_ * theta;
@@ -287,6 +363,13 @@ void LlamaModel::rope(float* x, int n_tokens, int n_heads, const int32_t* positi
       cs[2 * i + 1] = std::sin(t);
       theta *= rope_theta_scale_;
     }
+  }
+}
+
+void LlamaModel::rope(float* x, int n_tokens, int n_heads) {
+  const int half = n_rot_ / 2;
+  for (int n = 0; n < n_tokens; ++n) {
+    const float* cs = rope_cache_.data() + static_cast<size_t>(n) * n_rot_;
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (static_cast<size_t>(n) * n_heads + h) * head_dim_;
       for (int i = 0; i < half; ++i) {
@@ -319,33 +402,29 @@ void LlamaModel::attention(const hearth_batch& b, int layer, int n_tokens) {
     const int seq = b.seq_ids[n];
     const int pos = b.positions[n];
     const float* q32 = q_.data() + (static_cast<size_t>(n) * n_head_ + h) * head_dim_;
-    float* q = attn_scratch_.data() + static_cast<size_t>(thread) * 2 * head_dim_;  // [head_dim]
-    float* acc = q + head_dim_;                                                     // [head_dim], f16 values
-    for (int i = 0; i < head_dim_; ++i) q[i] = round_to_f16(q32[i]);
-    std::fill(acc, acc + head_dim_, 0.0f);
+    uint16_t* q = attn_scratch_.data() + static_cast<size_t>(thread) * 2 * head_dim_;  // [head_dim], f16
+    uint16_t* acc = q + head_dim_;                                                     // [head_dim], f16
+    f32_to_f16_row(isa_, q32, q, head_dim_);
+    std::fill(acc, acc + head_dim_, uint16_t{0});
     float sum = 0.0f;                                      // softmax denominator
     float max_score = -std::numeric_limits<float>::infinity();
     for (int t = 0; t <= pos; ++t) {
       const int64_t slot = slot_of(b, seq, t);
-      const uint16_t* k = k_slot(layer, slot) + kv_offset;
-      double dot = 0.0;
-      for (int i = 0; i < head_dim_; ++i) dot += static_cast<double>(q[i] * quant::fp16_to_fp32(k[i]));
-      const float score = static_cast<float>(dot) * scale;
+      const float score = f16_dot(isa_, q, k_slot(layer, slot) + kv_offset, head_dim_) * scale;
       float old_scale = 1.0f, weight = 1.0f;
       if (score > max_score) {
         old_scale = std::exp(max_score - score);
         max_score = score;
-        for (int i = 0; i < head_dim_; ++i) acc[i] = round_to_f16(acc[i] * old_scale);
+        if (t > 0) f16_scale(isa_, acc, old_scale, head_dim_);
       } else {
         weight = std::exp(score - max_score);
       }
-      const uint16_t* v = v_slot(layer, slot) + kv_offset;
-      for (int i = 0; i < head_dim_; ++i) acc[i] = round_to_f16(acc[i] + quant::fp16_to_fp32(v[i]) * weight);
+      f16_mad(isa_, acc, v_slot(layer, slot) + kv_offset, weight, head_dim_);
       sum = sum * old_scale + weight;
     }
     const float inv = 1.0f / sum;
     float* out = attn_out_.data() + (static_cast<size_t>(n) * n_head_ + h) * head_dim_;
-    for (int i = 0; i < head_dim_; ++i) out[i] = acc[i] * inv;
+    for (int i = 0; i < head_dim_; ++i) out[i] = quant::fp16_to_fp32(acc[i]) * inv;
   });
 }
 
@@ -354,6 +433,7 @@ Status LlamaModel::forward(const hearth_batch& b) {
   const int n = static_cast<int>(b.n_entries);
   const size_t E = n_embd_;
 
+  rope_angles(b.positions, n);
   // x: [n, n_embd] token embeddings.
   for (int i = 0; i < n; ++i) quant::dequantize_row(tok_embd_.type, tok_embd_.row(b.tokens[i]), &x_[i * E], n_embd_);
 
@@ -364,16 +444,12 @@ Status LlamaModel::forward(const hearth_batch& b) {
     matmul(w.wq, xn_.data(), q_.data(), n);                      // q:  [n, n_head * head_dim]
     matmul(w.wk, xn_.data(), k_.data(), n);                      // k:  [n, n_head_kv * head_dim]
     matmul(w.wv, xn_.data(), v_.data(), n);                      // v:  [n, n_head_kv * head_dim]
-    rope(q_.data(), n, n_head_, b.positions);
-    rope(k_.data(), n, n_head_kv_, b.positions);
+    rope(q_.data(), n, n_head_);
+    rope(k_.data(), n, n_head_kv_);
     for (int i = 0; i < n; ++i) {
       const int64_t slot = slot_of(b, b.seq_ids[i], b.positions[i]);
-      uint16_t* kc = k_slot(l, slot);
-      uint16_t* vc = v_slot(l, slot);
-      for (int j = 0; j < kv_dim_; ++j) {
-        kc[j] = quant::fp32_to_fp16(k_[static_cast<size_t>(i) * kv_dim_ + j]);
-        vc[j] = quant::fp32_to_fp16(v_[static_cast<size_t>(i) * kv_dim_ + j]);
-      }
+      f32_to_f16_row(isa_, &k_[static_cast<size_t>(i) * kv_dim_], k_slot(l, slot), kv_dim_);
+      f32_to_f16_row(isa_, &v_[static_cast<size_t>(i) * kv_dim_], v_slot(l, slot), kv_dim_);
     }
     attention(b, l, n);                                          // attn_out: [n, n_embd]
     matmul(w.wo, attn_out_.data(), xn_.data(), n);               // xn: [n, n_embd]
@@ -383,10 +459,9 @@ Status LlamaModel::forward(const hearth_batch& b) {
     rms_norm(x_.data(), w.ffn_norm, xn_.data(), n);
     matmul(w.w_gate, xn_.data(), gate_.data(), n);               // gate: [n, n_ff]
     matmul(w.w_up, xn_.data(), up_.data(), n);                   // up:   [n, n_ff]
-    for (size_t i = 0; i < static_cast<size_t>(n) * n_ff_; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-    }
+    pool_.run(n, [&](int64_t i, int) {
+      silu_mul(isa_, &gate_[static_cast<size_t>(i) * n_ff_], &up_[static_cast<size_t>(i) * n_ff_], n_ff_);
+    });
     matmul(w.w_down, gate_.data(), xn_.data(), n);               // xn: [n, n_embd]
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x_[i] += xn_[i];
   }

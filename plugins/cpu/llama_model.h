@@ -1,18 +1,22 @@
 // LlamaModel: the CPU implementation of the Llama-family forward pass over a
 // batch of tokens from many sequences, with a paged KV cache.
 //
-// Weights are computed on directly from the host's tensor memory (no copy).
-// All working memory is allocated once at creation, sized for the largest
+// Weights are computed on directly from the host's tensor memory, except
+// Q4_0/Q8_0 matrices, which are repacked once at creation into the kernels'
+// 16-row interleaved layout (same size; reported as weight_bytes) when the
+// CPU has AVX2 or better. All working memory is allocated once at creation, sized for the largest
 // batch, so forward() does not touch the heap. Calls on one model must be
 // serialised (the ABI contract); different models are independent.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "hearth/backend.h"
+#include "kernels.h"
 #include "quant/ggml_types.h"
 #include "thread_pool.h"
 
@@ -25,6 +29,7 @@ struct Weight {
   int64_t n_cols = 0;
   int64_t n_rows = 0;
   size_t row_bytes = 0;
+  PackedMatrix packed;  // packed.data != nullptr: use the packed copy
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 
@@ -48,10 +53,12 @@ class LlamaModel {
   LlamaModel(const hearth_model_desc& desc, const hearth_model_options& options);
   Status bind_weights(const hearth_model_desc& desc);
   Status validate_batch(const hearth_batch& batch) const;
+  Status pack_weights();
   // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ
   void matmul(const Weight& w, const float* x, float* y, int n_tokens);
   void rms_norm(const float* x, const Weight& weight, float* out, int n_tokens);
-  void rope(float* x, int n_tokens, int n_heads, const int32_t* positions);
+  void rope_angles(const int32_t* positions, int n_tokens);
+  void rope(float* x, int n_tokens, int n_heads);
   void attention(const hearth_batch& batch, int layer, int n_tokens);
   uint16_t* k_slot(int layer, int64_t slot) { return k_cache_.data() + (static_cast<size_t>(layer) * kv_slots_ + slot) * kv_dim_; }
   uint16_t* v_slot(int layer, int64_t slot) { return v_cache_.data() + (static_cast<size_t>(layer) * kv_slots_ + slot) * kv_dim_; }
@@ -67,16 +74,23 @@ class LlamaModel {
   Weight tok_embd_, output_norm_, output_;
   std::vector<LayerWeights> layers_;
   float rope_theta_scale_ = 1.0f;   // base^(-2/n_rot)
-  std::vector<float> rope_cache_;   // [n_rot]: cos, sin per pair for the current position
+  std::vector<float> rope_cache_;   // [max_batch][n_rot]: cos, sin per pair of each entry's position
 
   // KV cache: [n_layer][n_blocks * block_tokens][kv_dim], f16 (llama.cpp's default).
   std::vector<uint16_t> k_cache_, v_cache_;
 
   // Scratch, sized for max_batch tokens.
   std::vector<float> x_, xn_, q_, k_, v_, attn_out_, gate_, up_, logits_tmp_;
-  std::vector<float> attn_scratch_;  // [threads][2 * head_dim]: f16-rounded query, value accumulator
+  std::vector<uint16_t> attn_scratch_;  // [threads][2 * head_dim]: f16 query, f16 value accumulator
   std::vector<int32_t> out_rows_;
   std::vector<uint8_t> act_;  // activations converted for the current matmul
+
+  Isa isa_ = Isa::kScalar;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_buffers_;
+  uint64_t packed_bytes_ = 0;
 
   ThreadPool pool_;
 };

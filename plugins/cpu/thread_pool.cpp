@@ -30,32 +30,46 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::work_on_current(int thread) {
+// The claim word: generation (16 bits) | task count (24) | next task (24).
+// One atomic load gives a consistent view of a run, so a late worker can
+// never claim past the end of a run or into the next one's setup.
+constexpr int kTaskBits = 24;
+constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
+
+// Claims tasks of generation `gen` until none are left.
+void ThreadPool::work_on_current(int thread, uint64_t gen) {
+  uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    fn_(ctx_, task, thread);
+    const uint64_t next = c & kTaskMask;
+    const uint64_t n = (c >> kTaskBits) & kTaskMask;
+    if ((c >> (2 * kTaskBits)) != (gen & 0xFFFF) || next >= n) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), static_cast<int64_t>(next), thread);
+    c = claim_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::run_impl(int64_t n_tasks, TaskFn fn, void* ctx) {
   if (n_tasks <= 0) return;
-  if (n_threads_ == 1 || n_tasks == 1) {
+  if (n_threads_ == 1 || n_tasks == 1 || n_tasks > static_cast<int64_t>(kTaskMask)) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t, 0);
     return;
   }
+  uint64_t gen;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    n_tasks_ = n_tasks;
-    fn_ = fn;
-    ctx_ = ctx;
-    next_task_.store(0, std::memory_order_relaxed);
-    busy_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    gen = generation_.load(std::memory_order_relaxed) + 1;
+    n_tasks_.store(n_tasks, std::memory_order_relaxed);
+    fn_.store(fn, std::memory_order_relaxed);
+    ctx_.store(ctx, std::memory_order_relaxed);
+    claim_.store(((gen & 0xFFFF) << (2 * kTaskBits)) | (static_cast<uint64_t>(n_tasks) << kTaskBits),
+                 std::memory_order_release);
+    generation_.store(gen, std::memory_order_release);
   }
   wake_.notify_all();
-  work_on_current(0);
-  while (busy_.load(std::memory_order_acquire) != 0) cpu_relax();
+  work_on_current(0, gen);
+  // Every task is claimed; wait only for workers that may still run one.
+  while (active_.load(std::memory_order_acquire) != 0) cpu_relax();
 }
 
 void ThreadPool::worker(int index) {
@@ -72,8 +86,9 @@ void ThreadPool::worker(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    work_on_current(index);
-    busy_.fetch_sub(1, std::memory_order_acq_rel);
+    active_.fetch_add(1, std::memory_order_acq_rel);
+    work_on_current(index, seen);
+    active_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

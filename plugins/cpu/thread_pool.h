@@ -2,6 +2,10 @@
 // time. Threads are created once (at model creation) and reused for every
 // operation; between loops workers spin briefly, then sleep on a condition
 // variable, so decode steps do not pay thread wake-up latency every op.
+// Tasks are claimed from one atomic word holding (generation, next task), so
+// the caller never waits for a worker that has not claimed a task: a worker
+// descheduled by the OS (an oversubscribed machine) costs nothing but its
+// share of the work, instead of a spin until it runs again.
 // run() must be called from one thread at a time (the model's forward).
 #pragma once
 
@@ -34,19 +38,19 @@ class ThreadPool {
   using TaskFn = void (*)(void* ctx, int64_t task, int thread);
   void run_impl(int64_t n_tasks, TaskFn fn, void* ctx);
   void worker(int index);
-  void work_on_current(int thread);
+  void work_on_current(int thread, uint64_t gen);
 
   const int n_threads_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int> busy_{0};
+  std::atomic<uint64_t> claim_{0};   // generation << 32 | next task
+  std::atomic<int> active_{0};       // workers that may hold a claimed task
   std::atomic<bool> stop_{false};
-  int64_t n_tasks_ = 0;
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
+  std::atomic<int64_t> n_tasks_{0};
+  std::atomic<TaskFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
 };
 
 }  // namespace hearth::cpu

@@ -1,0 +1,41 @@
+// ServedModel: one model as the API layer sees it: the name clients ask for,
+// the scheduler that runs it, its chat template and the text of its special
+// tokens; and ModelRegistry, the lookup by name that the daemon implements
+// (models come and go on reload, so the API holds shared_ptrs only for the
+// length of a request).
+// ServedModel is immutable once published; ModelRegistry implementations
+// must be safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/sched/scheduler.h"
+#include "template/chat_template.h"
+
+namespace hearth::server::api {
+
+struct ServedModel {
+  std::string name;                                    // what clients put in "model"
+  std::shared_ptr<sched::Scheduler> scheduler;         // never null in a published model
+  std::optional<templating::ChatTemplate> chat_template;  // absent: chat completions answer 400
+  // The template's bos_token / eos_token variables (the text of the
+  // vocabulary's BOS / EOS tokens); "" when the vocabulary has none.
+  std::string bos_text, eos_text;
+  int64_t created = 0;                                 // Unix seconds, for /v1/models
+  std::string owned_by = "hearth";
+};
+
+class ModelRegistry {
+ public:
+  virtual ~ModelRegistry();
+  // The model named `name`, or null when none is served under that name.
+  virtual std::shared_ptr<ServedModel> find(const std::string& name) const = 0;
+  // Every served model, in the order /v1/models lists them.
+  virtual std::vector<std::shared_ptr<ServedModel>> list() const = 0;
+};
+
+}  // namespace hearth::server::api

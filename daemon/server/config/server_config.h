@@ -1,0 +1,66 @@
+// ServerConfig: hearthd's settings, from /etc/hearth/hearth.toml (every key
+// documented in etc/hearth.toml) and then from command-line flags, which
+// override the file. Validation errors name the file, the key and the reason.
+// Value type.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hearth::server {
+
+struct ModelEntry {
+  std::string name;
+  std::filesystem::path path;
+  std::string backend = "cpu";
+  uint32_t context = 0;    // 0: the model's training context (capped by max_context)
+  uint32_t parallel = 4;   // sequences decoded together
+  uint32_t threads = 0;    // 0: all cores
+};
+
+struct ServerConfig {
+  std::filesystem::path source;              // the config file read, empty if none
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 8443;
+  std::string plain_http_listen;             // "127.0.0.1:8080" or empty (loopback only)
+  uint32_t network_threads = 2;
+  std::filesystem::path state_dir = "/var/lib/hearth";
+  std::filesystem::path admin_socket = "/run/hearth/admin.sock";
+  std::filesystem::path api_keys_file;       // empty: <state_dir>/api-keys
+  std::filesystem::path tls_cert, tls_key;   // empty: self-signed in state_dir
+  std::filesystem::path tls_client_ca;       // set: clients must present a certificate it signed
+  uint64_t max_body_bytes = 1 << 20;
+  uint32_t request_timeout_seconds = 600;
+  uint32_t shutdown_grace_seconds = 30;
+  uint32_t max_queued_per_model = 64;
+  uint32_t max_context = 8192;               // cap on a model's default context
+  std::vector<ModelEntry> models;
+
+  std::filesystem::path effective_api_keys_file() const {
+    return api_keys_file.empty() ? state_dir / "api-keys" : api_keys_file;
+  }
+};
+
+// Parses a TOML file. Unknown keys are errors (a typo must not be ignored).
+Result<ServerConfig> load_config_file(const std::filesystem::path& path);
+
+// Applies command-line flags over `config`. Recognised flags:
+// --listen HOST:PORT, --model NAME=PATH (repeatable; replaces the file's
+// models), --api-keys FILE, --tls-cert FILE, --tls-key FILE, --state-dir DIR,
+// --admin-socket PATH, --threads N (compute threads of every model),
+// --parallel N, --context N. Returns the remaining (unrecognised) arguments'
+// error, if any.
+Status apply_flags(ServerConfig& config, const std::vector<std::string>& flags);
+
+// Cross-field checks (cert and key together, unique model names, ...).
+Status validate(const ServerConfig& config);
+
+// "HOST:PORT" or "[v6]:PORT" → host and port.
+Status parse_host_port(const std::string& text, std::string* host, uint16_t* port);
+
+}  // namespace hearth::server

@@ -1,0 +1,62 @@
+#include "server/metrics.h"
+
+#include <sstream>
+
+namespace hearth::server {
+
+void Metrics::count_request(const std::string& route, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  requests_[{route, status}]++;
+}
+
+std::string Metrics::render(const std::vector<std::pair<std::string, const sched::Scheduler*>>& models) const {
+  std::ostringstream os;
+  os << "# HELP hearth_http_requests_total HTTP requests by route and status.\n"
+     << "# TYPE hearth_http_requests_total counter\n";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, n] : requests_) {
+      os << "hearth_http_requests_total{route=\"" << key.first << "\",status=\"" << key.second << "\"} " << n << "\n";
+    }
+  }
+  struct Gauge {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t (*get)(const sched::SchedulerStats&);
+  };
+  static const Gauge kGauges[] = {
+      {"hearth_queue_depth", "gauge", "Sequences waiting for a slot.", [](const auto& s) -> uint64_t { return s.queued; }},
+      {"hearth_running_sequences", "gauge", "Sequences being prefilled or decoded.",
+       [](const auto& s) -> uint64_t { return s.running; }},
+      {"hearth_prompt_tokens_total", "counter", "Prompt tokens processed.",
+       [](const auto& s) -> uint64_t { return s.prompt_tokens; }},
+      {"hearth_generated_tokens_total", "counter", "Tokens generated.",
+       [](const auto& s) -> uint64_t { return s.generated_tokens; }},
+      {"hearth_scheduler_steps_total", "counter", "Forward steps run.", [](const auto& s) -> uint64_t { return s.steps; }},
+      {"hearth_scheduler_multi_sequence_steps_total", "counter", "Steps whose batch carried more than one sequence.",
+       [](const auto& s) -> uint64_t { return s.multi_sequence_steps; }},
+      {"hearth_scheduler_max_sequences_per_step", "gauge", "Most sequences batched into one step so far.",
+       [](const auto& s) -> uint64_t { return s.max_sequences_in_step; }},
+      {"hearth_kv_blocks_used", "gauge", "KV-cache blocks in use.", [](const auto& s) -> uint64_t { return s.kv_blocks_used; }},
+      {"hearth_kv_blocks_total", "gauge", "KV-cache blocks in the pool.",
+       [](const auto& s) -> uint64_t { return s.kv_blocks_total; }},
+  };
+  std::vector<std::pair<std::string, sched::SchedulerStats>> stats;
+  for (const auto& [name, s] : models) stats.emplace_back(name, s->stats());
+  for (const auto& g : kGauges) {
+    os << "# HELP " << g.name << " " << g.help << "\n# TYPE " << g.name << " " << g.type << "\n";
+    for (const auto& [name, s] : stats) os << g.name << "{model=\"" << name << "\"} " << g.get(s) << "\n";
+  }
+  os << "# HELP hearth_kv_cache_usage_ratio Share of the KV-cache blocks in use.\n"
+     << "# TYPE hearth_kv_cache_usage_ratio gauge\n";
+  for (const auto& [name, s] : stats) {
+    os << "hearth_kv_cache_usage_ratio{model=\"" << name << "\"} "
+       << (s.kv_blocks_total ? static_cast<double>(s.kv_blocks_used) / s.kv_blocks_total : 0.0) << "\n";
+  }
+  os << "# HELP hearth_model_loaded Whether the model is loaded and serving.\n# TYPE hearth_model_loaded gauge\n";
+  for (const auto& [name, s] : stats) os << "hearth_model_loaded{model=\"" << name << "\"} 1\n";
+  return os.str();
+}
+
+}  // namespace hearth::server

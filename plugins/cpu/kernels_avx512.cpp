@@ -1,0 +1,344 @@
+// AVX-512 (F, BW, VL) + VNNI kernels. Every function here carries the target
+// attribute instead of the whole file being built with -mavx512*, so no
+// AVX-512 code leaks into inline functions shared with the rest of the plugin
+// (which must run on any x86-64); call only when isa_supported(kAvx512).
+#include <immintrin.h>
+
+// GCC 12 reports its own _mm512_undefined_* placeholders inside the
+// reduction intrinsics as uninitialized (a known false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
+
+#include "kernels.h"
+#include "quant/fp16.h"
+
+#define HEARTH_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+namespace hearth::cpu::avx512 {
+namespace {
+
+using quant::GgmlType;
+
+HEARTH_AVX512 inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// e^x for every lane, within about 2 ulp (Cephes' polynomial on
+// [-ln2/2, ln2/2], exact scaling by 2^n).
+HEARTH_AVX512 inline __m512 exp_ps(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-103.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+template <int T, bool kQ4>
+HEARTH_AVX512 void packed_tile(const PackedMatrix& w, int64_t g, const uint8_t* act, size_t act_stride, float* y,
+                               int64_t ldy) {
+  const uint8_t* gq = w.quants(g);
+  const uint16_t* gs = w.scales(g);
+  const int64_t nb = w.nb;
+  const int8_t* aq[T];
+  const float* ad[T];
+  const int32_t* asum[T];
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* base = act + static_cast<size_t>(t) * act_stride;
+    aq[t] = reinterpret_cast<const int8_t*>(base);
+    ad[t] = reinterpret_cast<const float*>(base + w.n_cols);
+    asum[t] = reinterpret_cast<const int32_t*>(base + w.n_cols + nb * 4);
+  }
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  constexpr int kOffset = kQ4 ? 8 : 128;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gs + b * kPackRows)));
+    const uint8_t* bq = gq + b * w.qbytes;
+    __m512i wv[8];
+    if constexpr (kQ4) {
+      for (int i = 0; i < 4; ++i) {
+        const __m512i v = _mm512_loadu_si512(bq + 64 * i);
+        wv[i] = _mm512_and_si512(v, m4);
+        wv[4 + i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+    } else {
+      // Signed weights made unsigned (+128) for vpdpbusd; the offset comes
+      // back out through the activation sums.
+      for (int i = 0; i < 8; ++i) wv[i] = _mm512_xor_si512(_mm512_loadu_si512(bq + 64 * i), flip);
+    }
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = aq[t] + b * 32;
+      __m512i c0 = _mm512_set1_epi32(-kOffset * asum[t][b]);
+      __m512i c1 = _mm512_setzero_si512();
+      if constexpr (kQ4) {
+        for (int i = 0; i < 4; ++i) {
+          c0 = _mm512_dpbusd_epi32(c0, wv[i], _mm512_set1_epi32(load_i32(q + 4 * i)));
+          c1 = _mm512_dpbusd_epi32(c1, wv[4 + i], _mm512_set1_epi32(load_i32(q + 16 + 4 * i)));
+        }
+      } else {
+        for (int i = 0; i < 8; i += 2) {
+          c0 = _mm512_dpbusd_epi32(c0, wv[i], _mm512_set1_epi32(load_i32(q + 4 * i)));
+          c1 = _mm512_dpbusd_epi32(c1, wv[i + 1], _mm512_set1_epi32(load_i32(q + 4 * i + 4)));
+        }
+      }
+      const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(ad[t][b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c0, c1)), scale, acc[t]);
+    }
+  }
+  const int64_t row0 = g * kPackRows;
+  const int64_t valid = w.n_rows - row0 < kPackRows ? w.n_rows - row0 : kPackRows;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, acc[t]);
+}
+
+template <bool kQ4>
+HEARTH_AVX512 void packed_gemm_t(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act,
+                                 size_t act_stride, int n_tokens, float* y, int64_t ldy) {
+  constexpr int kTile = 4;
+  for (int64_t g = g0; g < g1; ++g) {
+    int t = 0;
+    for (; t + kTile <= n_tokens; t += kTile) {
+      packed_tile<kTile, kQ4>(w, g, act + static_cast<size_t>(t) * act_stride, act_stride, y + t * ldy, ldy);
+    }
+    const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+    switch (n_tokens - t) {
+      case 1: packed_tile<1, kQ4>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 2: packed_tile<2, kQ4>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 3: packed_tile<3, kQ4>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      default: break;
+    }
+  }
+}
+
+struct Q8K {  // quant_dot.cpp's activation block (ggml's block_q8_K)
+  float d;
+  int8_t qs[256];
+  int16_t bsums[16];
+};
+
+// Packed Q4_K x Q8_K for 16 rows and T tokens (layout in kernels.h).
+template <int T>
+HEARTH_AVX512 void q4k_tile(const PackedMatrix& w, int64_t g, const uint8_t* act, size_t act_stride, float* y,
+                            int64_t ldy) {
+  const Q8K* a[T];
+  for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const Q8K*>(act + static_cast<size_t>(t) * act_stride);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < w.nb; ++b) {
+    const uint8_t* chunk = w.quants(g) + b * kQ4KChunk;
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      __m512i lo[8], hi[8];
+      for (int i = 0; i < 8; ++i) {
+        const __m512i v = _mm512_loadu_si512(chunk + (8 * j + i) * 64);
+        lo[i] = _mm512_and_si512(v, m4);
+        hi[i] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      const __m512i sc_lo =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk + 2048 + 2 * j * kPackRows)));
+      const __m512i sc_hi = _mm512_cvtepu8_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(chunk + 2048 + (2 * j + 1) * kPackRows)));
+      for (int t = 0; t < T; ++t) {
+        const int8_t* q = a[t][b].qs + 64 * j;
+        __m512i cl = _mm512_setzero_si512(), ch = _mm512_setzero_si512();
+        for (int i = 0; i < 8; ++i) {
+          cl = _mm512_dpbusd_epi32(cl, lo[i], _mm512_set1_epi32(load_i32(q + 4 * i)));
+          ch = _mm512_dpbusd_epi32(ch, hi[i], _mm512_set1_epi32(load_i32(q + 32 + 4 * i)));
+        }
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(cl, sc_lo), _mm512_mullo_epi32(ch, sc_hi)));
+      }
+    }
+    const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + 2432)));
+    const __m512 dminv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + 2464)));
+    const auto* mins = reinterpret_cast<const int16_t*>(chunk + 2176);
+    for (int t = 0; t < T; ++t) {
+      int16_t sub[8];
+      for (int s = 0; s < 8; ++s) sub[s] = static_cast<int16_t>(a[t][b].bsums[2 * s] + a[t][b].bsums[2 * s + 1]);
+      __m512i mn = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        int32_t pair;
+        std::memcpy(&pair, sub + 2 * j, 4);
+        mn = _mm512_dpwssd_epi32(mn, _mm512_loadu_si512(mins + 32 * j), _mm512_set1_epi32(pair));
+      }
+      const __m512 da = _mm512_set1_ps(a[t][b].d);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dv, da), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mn), _mm512_mul_ps(dminv, da), acc[t]);
+    }
+  }
+  const int64_t row0 = g * kPackRows;
+  const int64_t valid = w.n_rows - row0 < kPackRows ? w.n_rows - row0 : kPackRows;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, acc[t]);
+}
+
+HEARTH_AVX512 void q4k_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
+                            int n_tokens, float* y, int64_t ldy) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int t = 0;
+    for (; t + 4 <= n_tokens; t += 4) q4k_tile<4>(w, g, act + static_cast<size_t>(t) * act_stride, act_stride, y + t * ldy, ldy);
+    const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+    switch (n_tokens - t) {
+      case 1: q4k_tile<1>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 2: q4k_tile<2>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 3: q4k_tile<3>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      default: break;
+    }
+  }
+}
+
+template <bool kBf16>
+HEARTH_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  if constexpr (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+
+// R rows x T tokens of dot products over n, 16 lanes at a time.
+template <int R, int T, bool kBf16>
+HEARTH_AVX512 void float_tile(const uint8_t* w, size_t row_bytes, const float* a, size_t lda, int64_t n, float* y,
+                              int64_t ldy) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  const uint16_t* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const uint16_t*>(w + r * row_bytes);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = n - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - k)) - 1);
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load16<kBf16>(wr[r] + k, m);
+    for (int t = 0; t < T; ++t) {
+      const __m512 av = _mm512_maskz_loadu_ps(m, a + t * lda + k);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], av, acc[r][t]);
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <int T, bool kBf16>
+HEARTH_AVX512 void float_rows(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a, size_t lda,
+                              int64_t n, float* y, int64_t ldy) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) float_tile<4, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
+  for (; r < r1; ++r) float_tile<1, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
+}
+
+template <bool kBf16>
+HEARTH_AVX512 void float_gemm_t(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
+                                size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
+  int t = 0;
+  for (; t + 4 <= n_tokens; t += 4) float_rows<4, kBf16>(w, row_bytes, r0, r1, a + t * lda, lda, n, y + t * ldy, ldy);
+  const float* at = a + t * lda;
+  float* yt = y + t * ldy;
+  switch (n_tokens - t) {
+    case 1: float_rows<1, kBf16>(w, row_bytes, r0, r1, at, lda, n, yt, ldy); break;
+    case 2: float_rows<2, kBf16>(w, row_bytes, r0, r1, at, lda, n, yt, ldy); break;
+    case 3: float_rows<3, kBf16>(w, row_bytes, r0, r1, at, lda, n, yt, ldy); break;
+    default: break;
+  }
+}
+
+HEARTH_AVX512 inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+}  // namespace
+
+HEARTH_AVX512 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n) {
+  const int64_t nb = n / 32;
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(dst + n);
+  auto* sums = reinterpret_cast<int32_t*>(dst + n + nb * 4);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 x0 = _mm512_loadu_ps(x + 32 * b);
+    const __m512 x1 = _mm512_loadu_ps(x + 32 * b + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(x0, vid), kRound));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(x1, vid), kRound));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 32 * b), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 32 * b + 16), _mm512_cvtepi32_epi8(q1));
+    sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    d[b] = quant::fp16_to_fp32(quant::fp32_to_fp16(amax / 127.0f));
+  }
+}
+
+HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
+                               int n_tokens, float* y, int64_t ldy) {
+  if (w.type == GgmlType::Q4_K) {
+    q4k_gemm(w, g0, g1, act, act_stride, n_tokens, y, ldy);
+  } else if (w.type == GgmlType::Q4_0) {
+    packed_gemm_t<true>(w, g0, g1, act, act_stride, n_tokens, y, ldy);
+  } else {
+    packed_gemm_t<false>(w, g0, g1, act, act_stride, n_tokens, y, ldy);
+  }
+}
+
+HEARTH_AVX512 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
+                              size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
+  if (t == GgmlType::BF16) {
+    float_gemm_t<true>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy);
+  } else {
+    float_gemm_t<false>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy);
+  }
+}
+
+HEARTH_AVX512 void silu_mul(float* g, const float* u, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
+    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
+  }
+}
+
+HEARTH_AVX512 float f16_dot(const uint16_t* q, const uint16_t* k, int n) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, q + i)),
+                          _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + i)), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+HEARTH_AVX512 void f16_mad(uint16_t* acc, const uint16_t* v, float w, int n) {
+  const __m512 vw = _mm512_set1_ps(w);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, acc + i));
+    const __m512 r = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i)), vw, a);
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+}
+
+HEARTH_AVX512 void f16_scale(uint16_t* acc, float s, int n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 r = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, acc + i)), vs);
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+}
+
+}  // namespace hearth::cpu::avx512

@@ -1,0 +1,114 @@
+// The OpenAI client against a running hearthd (started by run-e2e.mjs):
+// what an application team does after changing only the base URL and key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import OpenAI from 'openai';
+
+const baseURL = `${process.env.HEARTH_URL}/v1`;
+const model = process.env.HEARTH_MODEL;
+const client = new OpenAI({ baseURL, apiKey: process.env.HEARTH_KEY, maxRetries: 0, timeout: 120000 });
+
+async function raw(path, init = {}) {
+  const res = await fetch(`${process.env.HEARTH_URL}${path}`, init);
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+test('health and readiness need no key', async () => {
+  assert.equal((await raw('/health')).status, 200);
+  assert.equal((await raw('/ready')).status, 200);
+});
+
+test('models list names the served model', async () => {
+  const list = await client.models.list();
+  const ids = list.data.map((m) => m.id);
+  assert.ok(ids.includes(model), `models: ${ids}`);
+  const one = await client.models.retrieve(model);
+  assert.equal(one.id, model);
+  assert.equal(one.object, 'model');
+});
+
+test('completion: greedy text equals hearthctl generate', async () => {
+  const prompt = 'Once upon a time';
+  const r = await client.completions.create({ model, prompt, max_tokens: 24, temperature: 0 });
+  assert.equal(r.object, 'text_completion');
+  assert.equal(r.choices.length, 1);
+  assert.ok(['length', 'stop'].includes(r.choices[0].finish_reason));
+  assert.ok(r.usage.prompt_tokens > 0);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+  const cli = execFileSync(process.env.HEARTHCTL, ['generate', '--model', process.env.HEARTH_MODEL_FILE, '--prompt', prompt,
+    '--max-tokens', '24', '--temperature', '0', '--threads', '1'], { encoding: 'utf8' });
+  assert.equal(r.choices[0].text, cli);
+});
+
+test('completion: streaming chunks add up to the non-streamed text', async () => {
+  const params = { model, prompt: 'The', max_tokens: 20, temperature: 0 };
+  const whole = await client.completions.create(params);
+  const stream = await client.completions.create({ ...params, stream: true });
+  let text = '';
+  let finish = null;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.text ?? '';
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(text, whole.choices[0].text);
+  assert.ok(finish);
+});
+
+test('chat: non-streamed and streamed answers agree, usage included', async () => {
+  const messages = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Say hello.' }];
+  const r = await client.chat.completions.create({ model, messages, max_tokens: 16, temperature: 0 });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(typeof r.choices[0].message.content, 'string');
+  const stream = await client.chat.completions.create({ model, messages, max_tokens: 16, temperature: 0, stream: true,
+    stream_options: { include_usage: true } });
+  let text = '';
+  let usage = null;
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  assert.equal(text, r.choices[0].message.content);
+  assert.ok(usage && usage.completion_tokens === r.usage.completion_tokens);
+});
+
+test('sampling options: n, seed, stop and max_tokens', async () => {
+  const a = await client.completions.create({ model, prompt: 'A', max_tokens: 8, temperature: 1, seed: 7, n: 2 });
+  assert.equal(a.choices.length, 2);
+  const b = await client.completions.create({ model, prompt: 'A', max_tokens: 8, temperature: 1, seed: 7, n: 2 });
+  assert.equal(a.choices[0].text, b.choices[0].text);
+  const long = await client.completions.create({ model, prompt: 'A', max_tokens: 5, temperature: 0 });
+  assert.equal(long.choices[0].finish_reason, 'length');
+  assert.equal(long.usage.completion_tokens, 5);
+});
+
+test('errors: bad key 401, unknown model 404, malformed JSON 400', async () => {
+  const bad = new OpenAI({ baseURL, apiKey: 'hk_not_a_key', maxRetries: 0 });
+  await assert.rejects(bad.models.list(), (e) => e.status === 401);
+  await assert.rejects(client.completions.create({ model: 'no-such-model', prompt: 'x' }), (e) => e.status === 404);
+  const r = await raw('/v1/completions', { method: 'POST', headers: {
+    authorization: `Bearer ${process.env.HEARTH_KEY}`, 'content-type': 'application/json' }, body: '{"model": ' });
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).error.type, 'invalid_request_error');
+  await assert.rejects(client.completions.create({ model, prompt: 'x', temperature: -1 }), (e) => e.status === 400);
+  await assert.rejects(client.completions.create({ model, prompt: 'x', max_tokens: 100000000 }), (e) => e.status === 400);
+});
+
+test('16 concurrent streams each get exactly their own tokens', async () => {
+  const prompts = Array.from({ length: 16 }, (_, i) => `Story number ${i}:`);
+  const single = [];
+  for (const prompt of prompts.slice(0, 4)) {
+    single.push((await client.completions.create({ model, prompt, max_tokens: 12, temperature: 0 })).choices[0].text);
+  }
+  const texts = await Promise.all(prompts.map(async (prompt) => {
+    const s = await client.completions.create({ model, prompt, max_tokens: 12, temperature: 0, stream: true });
+    let t = '';
+    for await (const c of s) t += c.choices[0]?.text ?? '';
+    return t;
+  }));
+  for (let i = 0; i < 4; ++i) assert.equal(texts[i], single[i], `stream ${i}`);
+  const metrics = (await raw('/metrics', { headers: { authorization: `Bearer ${process.env.HEARTH_KEY}` } })).body;
+  const m = metrics.match(/hearth_scheduler_multi_sequence_steps_total\{model="[^"]+"\} (\d+)/);
+  assert.ok(m && Number(m[1]) > 0, 'metrics show steps that batched several sequences');
+});
