@@ -21,4 +21,4 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"${jobs}"
 ctest --test-dir build --output-on-failure -j"${jobs}" --timeout 600
 
-tests/run-sanitized.sh "${repo_root}/build-sanitize"
+tests/run-sanitized.sh "${repo_root}/build-sanitize" template_test template_fuzz_test

@@ -7,18 +7,24 @@
 // expected error is Python's exception text, which Hearth's message ends with
 // (Hearth prefixes "line L, column C: "; raise_exception messages are exact).
 //
-// Also: syntax errors with their positions, the sandbox limits and the
-// ChatTemplate facade. The real chat templates of the shared test data are
-// checked in template_reference_test.cpp.
+// Also: syntax errors with their positions, the sandbox limits, the
+// ChatTemplate facade, and the real chat templates of the shared test data
+// (renderings.json, and the template inside a GGUF file).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
+#include "gguf/gguf_file.h"
+#include "support/testdata.h"
 #include "template/chat_template.h"
 #include "template/parser.h"
 
@@ -146,6 +152,10 @@ const ParityCase kParityCases[] = {
          "  hi\n"
          "{%- endmacro %}[{{ m() }}]",
      false, "[hi]"},
+    {"if_elif_else", "{% for x in [1, 2, 3, 'a', none] %}{% if x == 1 %}one{% elif x == 2 %}two{% elif x is string %}str{% elif x is none %}none{% else %}other{% endif %};{% endfor %}{% if messages %}has{% endif %}",
+     false, "one;two;other;str;none;has"},
+    {"print_statement_and_comments", "{# a comment {{ not rendered }} #}{% print 'p', 1 + 1 %}",
+     false, "p2"},
     {"arith", "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 2 ** 3 ** 2 }} {{ -2 ** 2 }} {{ 7 / 2 }} {{ 6 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7.5 // 2 }} {{ -7.5 % 2 }}",
      false, "7 9 64 4 3.5 3.0 3 -4 1 2 3.0 0.5"},
     {"concat_and_repeat", "{{ 1 ~ 2 ~ 'a' ~ none ~ true }} {{ 'a' + 'b' }} {{ 'ab' * 2 }} {{ 2 * 'ab' }} {{ [1] * 3 }} {{ [1,2] + [3] }} {{ 'x' * -1 }}|",
@@ -370,6 +380,14 @@ TEST_P(JinjaParity, RendersAsPythonJinja2) {
 
 INSTANTIATE_TEST_SUITE_P(Constructs, JinjaParity, ::testing::ValuesIn(kParityCases),
                          [](const ::testing::TestParamInfo<ParityCase>& info) { return std::string(info.param.name); });
+
+TEST(TemplateStatements, GenerationTagRendersItsBodyInPlace) {
+  // Hugging Face's {% generation %} (assistant-token masks) only marks text.
+  auto out = render("{% for m in ['a', 'b'] %}<{% generation %}{{ m }}{% set inner = 1 %}{% endgeneration %}>{% endfor %}"
+                    "[{{ inner }}]");
+  ASSERT_TRUE(out.is_ok()) << out.message();
+  EXPECT_EQ(*out, "<a><b>[]");
+}
 
 TEST(TemplateErrors, RaiseExceptionMessageIsExact) {
   auto out = render("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}",
@@ -610,6 +628,82 @@ TEST(ChatTemplate, ConcurrentRendersOfOneTemplate) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 800);
+}
+
+// ---- the real chat templates of the shared test data ----------------------------------
+//
+// The acceptance check: every case of chat_templates/renderings.json (twelve
+// model templates, rendered by Python Jinja2 the way apply_chat_template
+// does) byte for byte, or the same raise_exception message; and the chat
+// template stored in a GGUF file's metadata (phi-3). Skips without the data.
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(TemplateReference, RenderingsJsonByteForByte) {
+  HEARTH_REQUIRE_TESTDATA(renderings, "chat_templates/renderings.json");
+  const auto doc = boost::json::parse(read_file(renderings));
+  const auto& cases = doc.at("cases").as_array();
+  ASSERT_FALSE(cases.empty());
+  std::map<std::string, std::pair<int, int>> per_template;  // passed, total
+  for (const auto& cv : cases) {
+    const auto& c = cv.as_object();
+    const std::string name(c.at("template").as_string());
+    const std::string conversation(c.at("conversation").as_string());
+    SCOPED_TRACE(name + " / " + conversation);
+    auto& [passed, total] = per_template[name];
+    ++total;
+    const auto source = read_file(renderings.parent_path() / (name + ".jinja"));
+    ASSERT_FALSE(source.empty()) << "missing template " << name;
+    auto tpl = ChatTemplate::parse(source);
+    ASSERT_TRUE(tpl.is_ok()) << tpl.message();
+    ChatInputs in;
+    in.messages = c.at("messages").as_array();
+    in.bos_token = std::string(c.at("bos_token").as_string());
+    in.eos_token = std::string(c.at("eos_token").as_string());
+    in.add_generation_prompt = c.at("add_generation_prompt").as_bool();
+    in.now = fixed_now();
+    auto out = tpl->render(in);
+    if (const auto* want = c.if_contains("rendered")) {
+      ASSERT_TRUE(out.is_ok()) << out.message();
+      EXPECT_EQ(*out, want->as_string().c_str());
+      if (out.is_ok() && *out == want->as_string().c_str()) ++passed;
+    } else {
+      const std::string error(c.at("error").as_string());
+      ASSERT_FALSE(out.is_ok()) << "rendered instead of raising: " << *out;
+      EXPECT_EQ(out.message(), error);
+      if (out.message() == error) ++passed;
+    }
+  }
+  EXPECT_EQ(per_template.size(), 12u);
+  for (const auto& [name, counts] : per_template) {
+    std::printf("  %-48s %d/%d\n", name.c_str(), counts.first, counts.second);
+  }
+}
+
+TEST(TemplateReference, ChatTemplateFromGgufMetadata) {
+  HEARTH_REQUIRE_TESTDATA(model, "vocab/ggml-vocab-phi-3.gguf");
+  auto file = gguf::GgufFile::open(model, gguf::LoadMode::kMmap);
+  ASSERT_TRUE(file.is_ok()) << file.message();
+  auto source = (*file)->get_string("tokenizer.chat_template");
+  ASSERT_TRUE(source.is_ok()) << source.message();
+  ASSERT_TRUE(source->has_value());
+  auto tpl = ChatTemplate::parse(**source);
+  ASSERT_TRUE(tpl.is_ok()) << tpl.message();
+  ChatInputs in;
+  in.messages = boost::json::parse(R"([{"role":"system","content":"You are a concise assistant."},
+      {"role":"user","content":"What is 2+2?"},{"role":"assistant","content":"4."},
+      {"role":"user","content":"And 3+3?"}])").as_array();
+  in.bos_token = "<s>";
+  in.eos_token = "<|endoftext|>";
+  auto out = tpl->render(in);
+  ASSERT_TRUE(out.is_ok()) << out.message();
+  // Python Jinja2's rendering of the same template and conversation.
+  EXPECT_EQ(*out, "<s><|user|>\nWhat is 2+2?<|end|>\n<|assistant|>\n4.<|end|>\n<|user|>\nAnd 3+3?<|end|>\n<|assistant|>\n");
 }
 
 }  // namespace

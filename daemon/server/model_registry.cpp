@@ -46,6 +46,7 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config) {
   served->name = e.name;
   served->created = std::chrono::duration_cast<std::chrono::seconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
+  served->request_timeout = std::chrono::seconds(config.request_timeout_seconds);
   served->bos_text = token_text(*shared, shared->tokenizer().bos());
   served->eos_text = token_text(*shared, shared->tokenizer().eos());
   auto tmpl = shared->file().get_string("tokenizer.chat_template");

@@ -1,6 +1,7 @@
 // Internal: the filter functions, split between filters.cpp (strings and
 // scalars, plus the registry) and filters_seq.cpp (sequences and mappings).
-// All have the FilterFn signature.
+// All have the FilterFn signature and work on one render's values through
+// its Interpreter; thread-compatible.
 #pragma once
 
 #include "template/ast.h"

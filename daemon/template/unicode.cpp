@@ -122,6 +122,10 @@ void append(std::string& out, uint32_t cp) {
 bool is_valid_utf8(std::string_view s) {
   size_t pos = 0;
   while (pos < s.size()) {
+    if (static_cast<uint8_t>(s[pos]) < 0x80) {  // ASCII runs need no decoding
+      ++pos;
+      continue;
+    }
     const size_t start = pos;
     const uint32_t cp = decode(s, pos);
     // decode() yields U+FFFD for one bad byte; a real U+FFFD takes three.

@@ -318,6 +318,13 @@ std::string float_repr(double d) {
 }
 
 void append_string_repr(std::string& out, std::string_view s) {
+  // Fast path: printable ASCII without quotes or backslashes (names, roles).
+  if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '\'' && c != '\\'; })) {
+    out += '\'';
+    out += s;
+    out += '\'';
+    return;
+  }
   const bool has_single = s.find('\'') != std::string_view::npos;
   const bool has_double = s.find('"') != std::string_view::npos;
   const char quote = has_single && !has_double ? '"' : '\'';

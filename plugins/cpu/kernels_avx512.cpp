@@ -231,11 +231,17 @@ HEARTH_AVX512 void float_tile(const uint8_t* w, size_t row_bytes, const float* a
     for (int r = 0; r < R; ++r) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// Register tiles: decode (one token) streams 8 rows at once for
+// memory-level parallelism; prefill uses 4 rows x 4 tokens. Tokens are the
+// outer loop: a 4-token tile of activations stays in L1/L2 while the task's
+// rows stream past. (Measured here: 3 x 8 tiles and a rows-outer order were
+// both slower.)
 template <int T, bool kBf16>
 HEARTH_AVX512 void float_rows(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a, size_t lda,
                               int64_t n, float* y, int64_t ldy) {
+  constexpr int R = T == 1 ? 8 : 4;
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) float_tile<4, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
+  for (; r + R <= r1; r += R) float_tile<R, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
   for (; r < r1; ++r) float_tile<1, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
 }
 

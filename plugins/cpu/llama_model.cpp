@@ -306,7 +306,7 @@ void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens)
       });
       a = r;
     }
-    constexpr int64_t kRows = 16;
+    constexpr int64_t kRows = 16;  // a multiple of the kernels' row tiles (8 for decode, 4 for prefill)
     pool_.run((n_rows + kRows - 1) / kRows, [&](int64_t task, int) {
       const int64_t r0 = task * kRows;
       float_gemm(isa_, w.type, w.data, w.row_bytes, r0, std::min(n_rows, r0 + kRows), a, n_cols, n_tokens, n_cols, y,

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <chrono>
 #include <ctime>
 #include <string>
 #include <utility>
@@ -162,6 +163,7 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
       seq.sampling.seed = plan.sampling.seed + static_cast<uint64_t>(i);
       seq.max_tokens = (*prompts)[p].max_tokens;
       seq.stop = plan.stop;
+      seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
       seq.request_id = request.request_id;
       if (n_choices > 1) seq.request_id += "/" + std::to_string(index);
       sched::SubmitFailure why = sched::SubmitFailure::kNone;

@@ -7,6 +7,7 @@
 // must be safe to call from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,9 @@ struct ServedModel {
   std::string bos_text, eos_text;
   int64_t created = 0;                                 // Unix seconds, for /v1/models
   std::string owned_by = "hearth";
+  // A request still running after this long ends with an error (the
+  // scheduler's deadline), so no client holds a slot forever.
+  std::chrono::seconds request_timeout{600};
 };
 
 class ModelRegistry {

@@ -31,13 +31,9 @@
 
 namespace hearth::server {
 
-namespace net_detail {
+// Short names for the net/ implementation files (this header is internal).
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-}  // namespace net_detail
-
-using net_detail::tcp;
-namespace asio = boost::asio;
+using tcp = boost::asio::ip::tcp;
 
 struct HttpServer::Impl {
   Impl(ServerLimits l, std::shared_ptr<TlsConfig> t, HttpHandler& h, int n)
