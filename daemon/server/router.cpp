@@ -48,6 +48,12 @@ void Router::set_keys(std::shared_ptr<const ApiKeys> keys) {
   keys_ = std::move(keys);
 }
 
+bool Router::authorized(const HttpRequest& req) const {
+  const std::string token = bearer_token(req);
+  const auto k = keys();
+  return !token.empty() && k && k->verify(token);
+}
+
 std::shared_ptr<const ApiKeys> Router::keys() const {
   std::lock_guard<std::mutex> lock(keys_mu_);
   return keys_;
@@ -70,9 +76,8 @@ void Router::handle(const HttpRequest& req, std::shared_ptr<ResponseStream> raw_
     else out->send(503, "application/json", "{\"status\":\"loading\"}");
     return;
   }
-  const std::string token = bearer_token(req);
-  const auto k = keys();
-  if (token.empty() || !k || !k->verify(token)) {
+  if (!authorized(req)) {
+    const std::string token = bearer_token(req);
     api::send_error(*out, api::ApiError{401, "authentication_error",
                                         token.empty() ? "Missing API key: send 'Authorization: Bearer <key>'."
                                                       : "Incorrect API key provided.",

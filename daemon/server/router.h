@@ -23,6 +23,9 @@ class Router : public HttpHandler {
   void handle(const HttpRequest& request, std::shared_ptr<ResponseStream> out) override;
 
   void set_keys(std::shared_ptr<const ApiKeys> keys);
+  // True when the request carries a valid API key (Authorization: Bearer).
+  bool authorized(const HttpRequest& request) const;
+  api::OpenAiService& service() { return service_; }
   // /ready answers 200 only after this (all configured models loaded).
   void set_ready(bool ready) { ready_.store(ready); }
   // While draining, new generation requests get 503.

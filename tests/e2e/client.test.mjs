@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import OpenAI from 'openai';
+import WebSocket from 'ws';
 
 const baseURL = `${process.env.HEARTH_URL}/v1`;
 const model = process.env.HEARTH_MODEL;
@@ -111,4 +112,56 @@ test('16 concurrent streams each get exactly their own tokens', async () => {
   const metrics = (await raw('/metrics', { headers: { authorization: `Bearer ${process.env.HEARTH_KEY}` } })).body;
   const m = metrics.match(/hearth_scheduler_multi_sequence_steps_total\{model="[^"]+"\} (\d+)/);
   assert.ok(m && Number(m[1]) > 0, 'metrics show steps that batched several sequences');
+});
+
+// The WebSocket API (docs/websocket.md), with the `ws` client.
+function openSocket(key = process.env.HEARTH_KEY) {
+  const url = `${process.env.HEARTH_URL.replace('https:', 'wss:')}/v1/ws`;
+  const socket = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
+  const messages = [];
+  const waiters = [];
+  socket.on('message', (data) => {
+    const m = JSON.parse(data.toString());
+    messages.push(m);
+    for (const w of [...waiters]) if (w.pred(m)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
+  });
+  const until = (pred) => new Promise((resolve) => {
+    const found = messages.find(pred);
+    if (found) resolve(found); else waiters.push({ pred, resolve });
+  });
+  return { socket, messages, until, opened: new Promise((res, rej) => { socket.on('open', res); socket.on('error', rej); }) };
+}
+
+test('websocket: two requests on one connection stream their own tokens; one is cancelled', { timeout: 60000 }, async () => {
+  const rest = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 16, temperature: 0 });
+  const ws = openSocket();
+  await ws.opened;
+  ws.socket.send(JSON.stringify({ type: 'generate', id: 'a', endpoint: 'completions',
+    body: { model, prompt: 'Once upon a time', max_tokens: 16, temperature: 0 } }));
+  ws.socket.send(JSON.stringify({ type: 'generate', id: 'b', endpoint: 'chat.completions',
+    body: { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 450, temperature: 0 } }));
+  await ws.until((m) => m.id === 'b' && m.type === 'chunk');
+  ws.socket.send(JSON.stringify({ type: 'cancel', id: 'b' }));
+  await ws.until((m) => m.id === 'a' && m.type === 'done');
+  await ws.until((m) => m.id === 'b' && m.type === 'cancelled');
+  const text = ws.messages.filter((m) => m.id === 'a' && m.type === 'chunk').map((m) => m.data.choices[0]?.text ?? '').join('');
+  assert.equal(text, rest.choices[0].text);
+  assert.ok(!ws.messages.some((m) => m.id === 'b' && m.type === 'done'), 'the cancelled request does not finish');
+  ws.socket.send(JSON.stringify({ type: 'generate', id: 'c', endpoint: 'completions', body: { model: 'nope', prompt: 'x' } }));
+  const err = await ws.until((m) => m.id === 'c');
+  assert.equal(err.type, 'error');
+  assert.equal(err.status, 404);
+  ws.socket.send('not json');
+  const bad = await ws.until((m) => m.type === 'error' && m.id === '');
+  assert.equal(bad.status, 400);
+  ws.socket.close();
+});
+
+test('websocket: a bad key is refused with 401', { timeout: 30000 }, async () => {
+  const ws = openSocket('hk_wrong');
+  const status = await new Promise((resolve) => {
+    ws.socket.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+    ws.socket.on('error', () => {});
+  });
+  assert.equal(status, 401);
 });

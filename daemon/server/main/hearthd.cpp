@@ -19,6 +19,7 @@
 #include "server/net/self_signed_cert.h"
 #include "server/net/tls_config.h"
 #include "server/router.h"
+#include "server/ws_gateway.h"
 
 namespace hearth::server {
 namespace {
@@ -151,6 +152,8 @@ int run(int argc, char** argv) {
   ServerLimits limits;
   limits.max_body_bytes = config.max_body_bytes;
   HttpServer server(limits, *tls, router, static_cast<int>(config.network_threads));
+  WsGateway websocket(router.service(), [&router](const HttpRequest& r) { return router.authorized(r); });
+  server.set_websocket_handler("/v1/ws", websocket);
   if (Status s = server.listen(config.listen_host, config.listen_port); !s) return fail(s.message());
   std::unique_ptr<HttpServer> plain;
   if (!config.plain_http_listen.empty()) {
