@@ -152,22 +152,9 @@ const Block* blocks(const void* src) {
 }  // namespace
 
 bool can_dequantize(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
+  // The formats ggml_types marks as supported are exactly those decoded here.
+  const auto traits = type_traits(static_cast<uint32_t>(t));
+  return traits && traits->supported;
 }
 
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {

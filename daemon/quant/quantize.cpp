@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "quant/block_formats.h"
+#include "quant/dequantize.h"
 #include "quant/fp16.h"
 
 namespace hearth::quant {
@@ -472,22 +473,8 @@ Block* blocks(void* dst) {
 }  // namespace
 
 bool can_quantize(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
+  // Every format that can be decoded can also be written.
+  return can_dequantize(t);
 }
 
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
