@@ -1,8 +1,9 @@
 // Dot products of stored weight rows with activations that were quantized to
 // 8 bits first, the way llama.cpp computes them: Q4_0/Q5_0/Q8_0 weights meet
 // Q8_0 activations, Q4_1/Q5_1 meet Q8_1, and the k-quants meet Q8_K. Integer
-// products inside a block, one float multiply per block. Floating formats
-// (F32, F16, BF16) keep float activations.
+// products inside a block, one float multiply per block. F16 weights meet
+// activations rounded to f16 (as llama.cpp converts them); F32 and BF16
+// weights keep float activations.
 //
 // The matrix product quantizes each activation row once and reuses it for
 // every weight row. Stateless; thread-safe.
