@@ -11,6 +11,7 @@
 #include "engine/generator.h"
 #include "engine/loaded_model.h"
 #include "gguf/gguf_writer.h"
+#include "quant/dequantize.h"
 #include "support/tiny_model.h"
 
 namespace hearth::engine {
@@ -105,6 +106,51 @@ TEST_F(TinyModel, TiedOutputUsesEmbeddingTable) {
   auto l = teacher_forced_logits(*m, {1, 260, 261});
   ASSERT_TRUE(l) << l.message();
   for (float x : *l) ASSERT_TRUE(std::isfinite(x));
+}
+
+// The embedding rows are the final hidden states after the output norm: with
+// tied output weights, each logit is the dot product of that state with the
+// token's embedding row, so the two outputs of one forward call must agree.
+TEST_F(TinyModel, EmbeddingRowsAreTheHiddenStatesBehindTheLogits) {
+  testing::TinyModelSpec spec;
+  spec.tied_output = true;
+  auto m = load(spec, "embd");
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(m->supports_embeddings());
+  const size_t V = m->config().n_vocab, E = m->config().n_embd;
+  const std::vector<int32_t> p = {1, 260, 261, 262, 263};
+  std::vector<int32_t> table;
+  ASSERT_TRUE(m->kv_blocks().ensure_capacity(table, static_cast<uint32_t>(p.size())));
+  const std::vector<int32_t>* t[] = {&table};
+  std::vector<BatchEntry> entries;
+  for (size_t i = 0; i < p.size(); ++i) {
+    // Logits on every entry, embeddings on all but the second.
+    entries.push_back({p[i], static_cast<int32_t>(i), 0, true, i != 1});
+  }
+  std::vector<float> logits, embeddings;
+  ASSERT_TRUE(m->forward(entries, t, logits, &embeddings));
+  ASSERT_EQ(logits.size(), p.size() * V);
+  ASSERT_EQ(embeddings.size(), (p.size() - 1) * E);
+  const gguf::TensorInfo* emb = m->file().find_tensor("token_embd.weight");
+  ASSERT_NE(emb, nullptr);
+  std::vector<float> row(E);
+  size_t embedding_row = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (i == 1) continue;
+    const float* h = &embeddings[embedding_row++ * E];
+    for (size_t v = 0; v < V; v += 37) {
+      quant::dequantize_row(emb->type.type, emb->data + v * *quant::row_bytes(emb->type, E), row.data(), E);
+      double dot = 0;
+      for (size_t k = 0; k < E; ++k) dot += static_cast<double>(h[k]) * row[k];
+      EXPECT_NEAR(dot, logits[i * V + v], 1e-3 + 1e-4 * std::abs(dot)) << "entry " << i << " token " << v;
+    }
+  }
+  // Without an output buffer for them, wanting embeddings is an error, and the model keeps working.
+  EXPECT_FALSE(m->forward(entries, t, logits));
+  m->kv_blocks().release(table);
+  auto again = teacher_forced_logits(*m, p);
+  ASSERT_TRUE(again) << again.message();
+  EXPECT_LT(max_abs_diff(again->data(), logits.data(), logits.size()), 1e-4);
 }
 
 // Every weight type runs end to end and tracks the F32 model: the error bound

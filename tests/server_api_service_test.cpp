@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -221,6 +223,38 @@ class ServiceTest : public ::testing::Test {
       service_.completions(req, out);
     }
     return out;
+  }
+  std::shared_ptr<CapturingStream> embed_and_wait(const std::string& body) {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = req.target = "/v1/embeddings";
+    req.body = body;
+    req.request_id = "req-e";
+    auto out = std::make_shared<CapturingStream>();
+    service_.embeddings(req, out);
+    EXPECT_TRUE(out->wait()) << "no answer";
+    return out;
+  }
+  // The reference embedding, straight from the engine: the mean of the
+  // prompt's hidden states, L2-normalised. Must run before start().
+  static std::vector<double> reference_embedding(const std::vector<int32_t>& prompt) {
+    std::vector<int32_t> table;
+    EXPECT_TRUE(model_->kv_blocks().ensure_capacity(table, static_cast<uint32_t>(prompt.size())));
+    const std::vector<int32_t>* t[] = {&table};
+    std::vector<engine::BatchEntry> entries;
+    for (size_t i = 0; i < prompt.size(); ++i) entries.push_back({prompt[i], static_cast<int32_t>(i), 0, false, true});
+    std::vector<float> logits, hidden;
+    EXPECT_TRUE(model_->forward(entries, t, logits, &hidden));
+    model_->kv_blocks().release(table);
+    const size_t E = model_->config().n_embd;
+    std::vector<double> mean(E, 0.0);
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      for (size_t k = 0; k < E; ++k) mean[k] += hidden[i * E + k] / static_cast<double>(prompt.size());
+    }
+    double norm = 0;
+    for (double v : mean) norm += v * v;
+    for (double& v : mean) v /= std::sqrt(norm);
+    return mean;
   }
   std::shared_ptr<CapturingStream> post_and_wait(bool chat, const std::string& body) {
     auto out = post(chat, body);
@@ -483,6 +517,102 @@ TEST_F(ServiceTest, ModelErrors) {
   out = post_and_wait(false, "{not json");
   EXPECT_EQ(out->status(), 400);
   EXPECT_EQ(out->json_body().at("error").at("type").as_string(), "invalid_request_error");
+}
+
+TEST_F(ServiceTest, EmbeddingsArePooledNormalisedHiddenStates) {
+  const auto a = completion_tokens(kPrompt);
+  const auto b = completion_tokens("hello world");
+  const auto ref_a = reference_embedding(a), ref_b = reference_embedding(b);
+  start();
+  auto out = embed_and_wait(R"({"model":"tiny","input":[")" + kPrompt + R"(","hello world"]})");
+  ASSERT_EQ(out->status(), 200) << out->body();
+  auto v = out->json_body();
+  EXPECT_EQ(v.at("object").as_string(), "list");
+  EXPECT_EQ(v.at("model").as_string(), "tiny");
+  EXPECT_EQ(v.at("usage").at("prompt_tokens").as_int64(), static_cast<int64_t>(a.size() + b.size()));
+  EXPECT_EQ(v.at("usage").at("total_tokens").as_int64(), static_cast<int64_t>(a.size() + b.size()));
+  const auto& data = v.at("data").as_array();
+  ASSERT_EQ(data.size(), 2u);
+  const std::vector<double>* refs[] = {&ref_a, &ref_b};
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(data[i].at("object").as_string(), "embedding");
+    EXPECT_EQ(data[i].at("index").as_int64(), static_cast<int64_t>(i));
+    const auto& e = data[i].at("embedding").as_array();
+    ASSERT_EQ(e.size(), refs[i]->size());
+    double norm = 0;
+    for (size_t k = 0; k < e.size(); ++k) {
+      const double x = e[k].to_number<double>();
+      norm += x * x;
+      EXPECT_NEAR(x, (*refs[i])[k], 1e-5) << "input " << i << " dim " << k;
+    }
+    EXPECT_NEAR(norm, 1.0, 1e-5);
+  }
+
+  // base64 (what the official clients request): the same floats, little-endian.
+  out = embed_and_wait(R"({"model":"tiny","input":")" + kPrompt + R"(","encoding_format":"base64"})");
+  ASSERT_EQ(out->status(), 200) << out->body();
+  const std::string b64(out->json_body().at("data").at(0).at("embedding").as_string());
+  std::vector<float> floats(ref_a.begin(), ref_a.end());
+  // Decoding by hand keeps the test independent of the server's encoder.
+  std::string bytes;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    if (c == '=') break;
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    acc = (acc << 6) | static_cast<uint32_t>(std::strchr(alphabet, c) - alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  ASSERT_EQ(bytes.size(), floats.size() * sizeof(float));
+  for (size_t k = 0; k < floats.size(); ++k) {
+    float x;
+    std::memcpy(&x, bytes.data() + k * sizeof(float), sizeof x);
+    EXPECT_NEAR(x, ref_a[k], 1e-5);
+  }
+  wait_idle();
+}
+
+TEST_F(ServiceTest, EmbeddingsBadInput) {
+  start();
+  struct Case {
+    std::string body;
+    int status;
+    std::string param;
+  };
+  std::string too_many = "[";
+  for (int i = 0; i < 17; ++i) too_many += std::string(i ? "," : "") + "\"x\"";
+  too_many += "]";
+  std::string too_long = "[1";
+  for (int i = 0; i < 300; ++i) too_long += ",270";
+  too_long += "]";
+  const Case cases[] = {
+      {R"({"model":"nope","input":"a"})", 404, "model"},
+      {R"({"input":"a"})", 400, "model"},
+      {R"({"model":"tiny"})", 400, "input"},
+      {R"({"model":"tiny","input":""})", 400, "input"},
+      {R"({"model":"tiny","input":["a",""]})", 400, "input[1]"},
+      {R"({"model":"tiny","input":[]})", 400, "input"},
+      {R"({"model":"tiny","input":[1,99999]})", 400, "input"},
+      {R"({"model":"tiny","input":{"text":"a"}})", 400, "input"},
+      {R"({"model":"tiny","input":"a","encoding_format":"int8"})", 400, "encoding_format"},
+      {R"({"model":"tiny","input":"a","dimensions":3})", 400, "dimensions"},
+      {R"({"model":"tiny","input":"a","dimensions":-1})", 400, "dimensions"},
+      {R"({"model":"tiny","input":)" + too_many + "}", 400, "input"},
+      {R"({"model":"tiny","input":)" + too_long + "}", 400, "input"},
+  };
+  for (const auto& c : cases) {
+    auto out = embed_and_wait(c.body);
+    EXPECT_EQ(out->status(), c.status) << c.body << " → " << out->body();
+    EXPECT_EQ(out->json_body().at("error").at("param").as_string(), c.param) << c.body;
+  }
+  // Still serving.
+  auto out = embed_and_wait(R"({"model":"tiny","input":"a","dimensions":64})");
+  EXPECT_EQ(out->status(), 200) << out->body();
+  wait_idle();
 }
 
 TEST_F(ServiceTest, ModelsList) {

@@ -13,5 +13,12 @@ void write(Priority p, const std::string& message);
 inline void error(const std::string& m) { write(kError, m); }
 inline void warning(const std::string& m) { write(kWarning, m); }
 inline void info(const std::string& m) { write(kInfo, m); }
+inline void debug(const std::string& m) { write(kDebug, m); }
+
+// A line that belongs to one client request: "request <id>: <message>", so
+// every line of a request can be found by its id (the X-Request-Id header).
+inline void request(Priority p, const std::string& request_id, const std::string& m) {
+  write(p, "request " + request_id + ": " + m);
+}
 
 }  // namespace hearth::log

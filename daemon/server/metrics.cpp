@@ -54,6 +54,30 @@ std::string Metrics::render(const std::vector<std::pair<std::string, const sched
     os << "hearth_kv_cache_usage_ratio{model=\"" << name << "\"} "
        << (s.kv_blocks_total ? static_cast<double>(s.kv_blocks_used) / s.kv_blocks_total : 0.0) << "\n";
   }
+  struct Histogram {
+    const char* name;
+    const char* help;
+    const sched::LatencyHistogram& (*get)(const sched::SchedulerStats&);
+  };
+  static const Histogram kHistograms[] = {
+      {"hearth_time_to_first_token_seconds", "Time from a request's arrival to its first generated token.",
+       [](const auto& s) -> const sched::LatencyHistogram& { return s.time_to_first_token; }},
+      {"hearth_inter_token_latency_seconds", "Time between consecutive generated tokens of one sequence.",
+       [](const auto& s) -> const sched::LatencyHistogram& { return s.inter_token_latency; }},
+  };
+  for (const auto& h : kHistograms) {
+    os << "# HELP " << h.name << " " << h.help << "\n# TYPE " << h.name << " histogram\n";
+    for (const auto& [name, s] : stats) {
+      const auto& hist = h.get(s);
+      for (size_t i = 0; i < sched::LatencyHistogram::kBounds.size(); ++i) {
+        os << h.name << "_bucket{model=\"" << name << "\",le=\"" << sched::LatencyHistogram::kBounds[i] << "\"} "
+           << hist.cumulative(i) << "\n";
+      }
+      os << h.name << "_bucket{model=\"" << name << "\",le=\"+Inf\"} " << hist.count() << "\n";
+      os << h.name << "_sum{model=\"" << name << "\"} " << hist.sum_seconds() << "\n";
+      os << h.name << "_count{model=\"" << name << "\"} " << hist.count() << "\n";
+    }
+  }
   os << "# HELP hearth_model_loaded Whether the model is loaded and serving.\n# TYPE hearth_model_loaded gauge\n";
   for (const auto& [name, s] : stats) os << "hearth_model_loaded{model=\"" << name << "\"} 1\n";
   return os.str();

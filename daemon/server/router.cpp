@@ -1,32 +1,67 @@
 #include "server/router.h"
 
+#include <chrono>
+
+#include "common/log.h"
 #include "server/api/api_error.h"
 
 namespace hearth::server {
 namespace {
 
-// Wraps a ResponseStream to record the status for the request counters.
-class CountingStream : public ResponseStream {
+// Wraps a ResponseStream to count the status for the request metrics and to
+// write the access log: one line when the answer starts, one when a stream
+// ends or the client leaves early, each carrying the request id. Probes
+// (/health, /ready, /metrics) log at debug level so they do not flood the journal.
+class ObservedStream : public ResponseStream {
  public:
-  CountingStream(std::shared_ptr<ResponseStream> inner, Metrics& metrics, std::string route)
-      : inner_(std::move(inner)), metrics_(metrics), route_(std::move(route)) {}
+  ObservedStream(std::shared_ptr<ResponseStream> inner, Metrics& metrics, std::string route, const HttpRequest& req)
+      : inner_(std::move(inner)),
+        metrics_(metrics),
+        route_(std::move(route)),
+        id_(req.request_id),
+        what_(req.method + " " + req.path + " from " + req.remote),
+        level_(req.path == "/health" || req.path == "/ready" || req.path == "/metrics" ? log::kDebug : log::kInfo),
+        start_(std::chrono::steady_clock::now()) {}
   void send(int status, const std::string& content_type, std::string body, HeaderList headers) override {
     metrics_.count_request(route_, status);
+    log::request(level_, id_, what_ + " → " + std::to_string(status) + ", " + std::to_string(body.size()) +
+                                  " bytes in " + elapsed_ms() + " ms");
     inner_->send(status, content_type, std::move(body), std::move(headers));
   }
   void begin_stream(int status, const std::string& content_type, HeaderList headers) override {
     metrics_.count_request(route_, status);
+    log::request(level_, id_, what_ + " → " + std::to_string(status) + ", streaming after " + elapsed_ms() + " ms");
     inner_->begin_stream(status, content_type, std::move(headers));
   }
   void write(std::string chunk) override { inner_->write(std::move(chunk)); }
-  void end() override { inner_->end(); }
+  void end() override {
+    log::request(level_, id_, "stream complete after " + elapsed_ms() + " ms");
+    inner_->end();
+  }
   bool closed() const override { return inner_->closed(); }
-  void on_close(std::function<void()> fn) override { inner_->on_close(std::move(fn)); }
+  void on_close(std::function<void()> fn) override {
+    inner_->on_close([fn = std::move(fn), id = id_, start = start_] {
+      log::request(log::kInfo, id, "client went away after " +
+                                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                          std::chrono::steady_clock::now() - start)
+                                                          .count()) +
+                                       " ms");
+      fn();
+    });
+  }
 
  private:
+  std::string elapsed_ms() const {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count());
+  }
+
   std::shared_ptr<ResponseStream> inner_;
   Metrics& metrics_;
   std::string route_;
+  std::string id_, what_;
+  log::Priority level_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 std::string bearer_token(const HttpRequest& r) {
@@ -64,8 +99,9 @@ void Router::handle(const HttpRequest& req, std::shared_ptr<ResponseStream> raw_
   std::string route = path;
   if (path.rfind("/v1/models/", 0) == 0) route = "/v1/models/{id}";
   const bool known = path == "/health" || path == "/ready" || path == "/metrics" || path == "/v1/models" ||
-                     route == "/v1/models/{id}" || path == "/v1/chat/completions" || path == "/v1/completions";
-  std::shared_ptr<ResponseStream> out = std::make_shared<CountingStream>(raw_out, metrics_, known ? route : "other");
+                     route == "/v1/models/{id}" || path == "/v1/chat/completions" || path == "/v1/completions" ||
+                     path == "/v1/embeddings";
+  std::shared_ptr<ResponseStream> out = std::make_shared<ObservedStream>(raw_out, metrics_, known ? route : "other", req);
 
   if (path == "/health") {
     out->send(200, "application/json", "{\"status\":\"ok\"}");
@@ -108,7 +144,7 @@ void Router::handle(const HttpRequest& req, std::shared_ptr<ResponseStream> raw_
     if (method_is("GET")) service_.model(path.substr(std::string("/v1/models/").size()), req, out);
     return;
   }
-  if (path == "/v1/chat/completions" || path == "/v1/completions") {
+  if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings") {
     if (!method_is("POST")) return;
     if (draining_.load()) {
       api::send_error(*out, api::ApiError{503, "server_error", "The server is draining for maintenance; retry later.",
@@ -117,6 +153,7 @@ void Router::handle(const HttpRequest& req, std::shared_ptr<ResponseStream> raw_
       return;
     }
     if (path == "/v1/chat/completions") service_.chat_completions(req, out);
+    else if (path == "/v1/embeddings") service_.embeddings(req, out);
     else service_.completions(req, out);
     return;
   }

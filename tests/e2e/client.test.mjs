@@ -114,6 +114,25 @@ test('16 concurrent streams each get exactly their own tokens', async () => {
   assert.ok(m && Number(m[1]) > 0, 'metrics show steps that batched several sequences');
 });
 
+test('embeddings: unit vectors, one per input, the same in base64 and float', async () => {
+  // The client asks for base64 by default and decodes it itself.
+  const r = await client.embeddings.create({ model, input: ['Once upon a time', 'a cat sat', 'Once upon a time'] });
+  assert.equal(r.object, 'list');
+  assert.equal(r.data.length, 3);
+  assert.ok(r.usage.prompt_tokens > 0);
+  const vecs = r.data.map((d, i) => { assert.equal(d.index, i); return d.embedding; });
+  const dot = (a, b) => a.reduce((s, x, k) => s + x * b[k], 0);
+  for (const v of vecs) assert.ok(Math.abs(dot(v, v) - 1) < 1e-4, 'unit length');
+  assert.ok(vecs[0].length >= 8);
+  assert.ok(dot(vecs[0], vecs[2]) > 1 - 1e-5, 'the same input gives the same vector');
+  assert.ok(dot(vecs[0], vecs[1]) < 0.9999, 'different inputs give different vectors');
+  const f = await client.embeddings.create({ model, input: 'Once upon a time', encoding_format: 'float' });
+  assert.equal(f.data[0].embedding.length, vecs[0].length);
+  for (let k = 0; k < vecs[0].length; ++k) assert.ok(Math.abs(f.data[0].embedding[k] - vecs[0][k]) < 1e-6);
+  await assert.rejects(client.embeddings.create({ model, input: '' }), (e) => e.status === 400);
+  await assert.rejects(client.embeddings.create({ model: 'no-such-model', input: 'x' }), (e) => e.status === 404);
+});
+
 // The WebSocket API (docs/websocket.md), with the `ws` client.
 function openSocket(key = process.env.HEARTH_KEY) {
   const url = `${process.env.HEARTH_URL.replace('https:', 'wss:')}/v1/ws`;

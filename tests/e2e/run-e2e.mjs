@@ -1,8 +1,8 @@
 // End-to-end harness: installs the official OpenAI client (npm), starts a
 // real hearthd on loopback with TLS and a fresh state directory (so it
 // generates its certificate, its API key and, with no model named, its demo
-// model), waits until it is ready, then runs client.test.mjs against it with
-// the generated certificate trusted. Exits with the test run's status; 77
+// model), waits until it is ready, then runs client.test.mjs and
+// bad-input.test.mjs against it with the generated certificate trusted. Exits with the test run's status; 77
 // (ctest's "skipped") where Node.js packages cannot be installed.
 //
 //   node run-e2e.mjs --hearthd PATH --hearthctl PATH --work DIR [--model FILE]
@@ -29,11 +29,13 @@ if (!fs.existsSync(path.join(work, 'node_modules', 'openai'))) {
     process.exit(77);
   }
 }
-fs.copyFileSync(path.join(here, 'client.test.mjs'), path.join(work, 'client.test.mjs'));
+const testFiles = ['client.test.mjs', 'bad-input.test.mjs'];
+for (const f of testFiles) fs.copyFileSync(path.join(here, f), path.join(work, f));
 
 // 2. hearthd with a fresh state directory.
 const state = fs.mkdtempSync(path.join(work, 'state-'));
-const daemonArgs = ['--listen', '127.0.0.1:0', '--state-dir', state, '--parallel', '4', '--threads', '2'];
+const daemonArgs = ['--listen', '127.0.0.1:0', '--state-dir', state, '--admin-socket', path.join(state, 'admin.sock'),
+  '--parallel', '4', '--threads', '2'];
 if (args.model) daemonArgs.push('--model', `e2e=${args.model}`);
 const daemon = spawn(args.hearthd, daemonArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
 let stdout = '', stderr = '';
@@ -77,6 +79,8 @@ if (!port || !key || !/ready: serving/.test(stderr)) {
     HEARTH_MODEL_FILE: modelPath,
     HEARTHCTL: args.hearthctl,
   };
-  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', 'client.test.mjs'], { cwd: work, env, stdio: 'inherit' });
+  // One file at a time: the bad-input tests fill the queue on purpose.
+  const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
+    { cwd: work, env, stdio: 'inherit' });
   cleanupAndExit(run.status ?? 1);
 }

@@ -238,6 +238,7 @@ Check read_common(const object& o, CompletionPlan& plan) {
       plan.include_usage = u->get_bool();
     }
   }
+  API_TRY(read_bool(o, "ignore_eos", plan.ignore_eos));
   API_TRY(read_string(o, "user", plan.user));
   return std::nullopt;
 }
@@ -318,37 +319,41 @@ Check read_token_ids(const array& a, const std::string& param, PromptInput& out)
   return std::nullopt;
 }
 
-Check read_prompt(const object& o, CompletionPlan& plan) {
-  const value* v = field(o, "prompt");
-  if (!v) return bad("prompt", "prompt is required");
+// A prompt field in any of the four shapes OpenAI accepts (completions'
+// "prompt", embeddings' "input"); each prompt is one PromptInput.
+Check read_prompts(const object& o, const std::string& key, std::vector<PromptInput>& prompts) {
+  const value* v = field(o, key);
+  if (!v) return bad(key, key + " is required");
   if (v->is_string()) {
-    plan.prompts.push_back({false, std::string(v->get_string()), {}});
+    prompts.push_back({false, std::string(v->get_string()), {}});
     return std::nullopt;
   }
   const char* kShapes = "a string, an array of strings, an array of token ids or an array of arrays of token ids";
-  if (!v->is_array()) return type_error("prompt", kShapes, *v);
+  if (!v->is_array()) return type_error(key, kShapes, *v);
   const array& a = v->get_array();
-  if (a.empty()) return bad("prompt", "prompt must not be an empty array");
+  if (a.empty()) return bad(key, key + " must not be an empty array");
   if (a[0].is_number()) {
     PromptInput p;
-    API_TRY(read_token_ids(a, "prompt", p));
-    plan.prompts.push_back(std::move(p));
+    API_TRY(read_token_ids(a, key, p));
+    prompts.push_back(std::move(p));
     return std::nullopt;
   }
   for (size_t i = 0; i < a.size(); ++i) {
-    const std::string param = "prompt[" + std::to_string(i) + "]";
+    const std::string param = key + "[" + std::to_string(i) + "]";
     if (a[i].is_string()) {
-      plan.prompts.push_back({false, std::string(a[i].get_string()), {}});
+      prompts.push_back({false, std::string(a[i].get_string()), {}});
     } else if (a[i].is_array()) {
       PromptInput p;
       API_TRY(read_token_ids(a[i].get_array(), param, p));
-      plan.prompts.push_back(std::move(p));
+      prompts.push_back(std::move(p));
     } else {
-      return bad("prompt", "prompt must be " + std::string(kShapes) + "; " + param + " is " + kind_name(a[i]));
+      return bad(key, key + " must be " + std::string(kShapes) + "; " + param + " is " + kind_name(a[i]));
     }
   }
   return std::nullopt;
 }
+
+Check read_prompt(const object& o, CompletionPlan& plan) { return read_prompts(o, "prompt", plan.prompts); }
 
 Check read_response_format(const object& o) {
   const value* v = field(o, "response_format");
@@ -450,6 +455,41 @@ ApiResult<CompletionPlan> parse_completion_request(std::string_view body) {
   std::optional<int64_t> best_of;
   API_TRY(read_integer(o, "best_of", 1, kMaxChoices, best_of));
   if (best_of && *best_of != plan.n) return bad("best_of", "best_of other than n is not supported yet");
+  return plan;
+}
+
+ApiResult<EmbeddingPlan> parse_embeddings_request(std::string_view body) {
+  auto json = parse_json_body(body);
+  if (!json) return json.error();
+  const object& o = *json;
+  EmbeddingPlan plan;
+  const value* model = o.if_contains("model");
+  if (!model || model->is_null()) return bad("model", "you must provide a model parameter");
+  if (!model->is_string()) return type_error("model", "a string", *model);
+  if (model->get_string().empty()) return bad("model", "model must not be empty");
+  plan.model = std::string(model->get_string());
+  API_TRY(read_prompts(o, "input", plan.inputs));
+  if (plan.inputs.size() > kMaxEmbeddingInputs) {
+    return bad("input", "input may hold at most " + std::to_string(kMaxEmbeddingInputs) + " items, got " +
+                            std::to_string(plan.inputs.size()));
+  }
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    if (!plan.inputs[i].is_tokens && plan.inputs[i].text.empty()) {
+      const std::string param = plan.inputs.size() == 1 ? "input" : "input[" + std::to_string(i) + "]";
+      return bad(param, param + " must not be an empty string");
+    }
+  }
+  std::string format = "float";
+  API_TRY(read_string(o, "encoding_format", format));
+  if (format == "base64") {
+    plan.base64 = true;
+  } else if (format != "float") {
+    return bad("encoding_format", "encoding_format must be \"float\" or \"base64\", got \"" + format + "\"");
+  }
+  std::optional<int64_t> dimensions;
+  API_TRY(read_integer(o, "dimensions", 1, INT32_MAX, dimensions));
+  if (dimensions) plan.dimensions = static_cast<int32_t>(*dimensions);
+  API_TRY(read_string(o, "user", plan.user));
   return plan;
 }
 

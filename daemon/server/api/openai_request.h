@@ -1,5 +1,6 @@
 // Parsing and validation of the bodies of POST /v1/chat/completions and
-// POST /v1/completions into a CompletionPlan: everything the service needs
+// POST /v1/completions into a CompletionPlan (and of POST /v1/embeddings into
+// an EmbeddingPlan): everything the service needs
 // to run the request, with every field checked for type and range. Nothing
 // here needs a model; the checks that do (token ids against the vocabulary,
 // prompt plus max_tokens against the context) happen in the service.
@@ -11,7 +12,7 @@
 // this server cannot honour (tools, response_format json_object, echo ...)
 // are rejected rather than silently ignored.
 //
-// Extensions beyond OpenAI: top_k, min_p, repeat_penalty (llama.cpp's names).
+// Extensions beyond OpenAI: top_k, min_p, repeat_penalty, ignore_eos (llama.cpp's names).
 // Stateless free functions; thread-safe.
 #pragma once
 
@@ -63,6 +64,16 @@ struct CompletionPlan {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   std::string user;            // accepted, only logged
+  bool ignore_eos = false;     // generate through end-of-generation tokens (benchmarks)
+};
+
+// POST /v1/embeddings: the inputs to embed (each one sequence) and the answer's form.
+struct EmbeddingPlan {
+  std::string model;
+  std::vector<PromptInput> inputs;
+  bool base64 = false;                // encoding_format "base64": little-endian float32, base64-encoded
+  std::optional<int32_t> dimensions;  // must equal the model's width when given
+  std::string user;                   // accepted, only logged
 };
 
 // Upper limits on what one request may ask for.
@@ -71,6 +82,7 @@ inline constexpr int32_t kMaxTotalSequences = 16;  // prompts × n (completions)
 inline constexpr size_t kMaxStopStrings = 4;
 inline constexpr int32_t kMaxTopLogprobsChat = 20;
 inline constexpr int32_t kMaxLogprobsCompletion = 5;
+inline constexpr size_t kMaxEmbeddingInputs = 16;  // input items of one embeddings request
 
 // Parses a body as JSON: invalid UTF-8 and invalid JSON are 400s that say
 // so (with the byte offset where parsing stopped); the body must be an object.
@@ -80,5 +92,7 @@ ApiResult<boost::json::object> parse_json_body(std::string_view body);
 ApiResult<CompletionPlan> parse_chat_request(std::string_view body);
 // The body of POST /v1/completions.
 ApiResult<CompletionPlan> parse_completion_request(std::string_view body);
+// The body of POST /v1/embeddings.
+ApiResult<EmbeddingPlan> parse_embeddings_request(std::string_view body);
 
 }  // namespace hearth::server::api

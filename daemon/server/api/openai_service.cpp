@@ -10,6 +10,7 @@
 
 #include "server/api/api_error.h"
 #include "server/api/completion_exchange.h"
+#include "server/api/embedding_exchange.h"
 #include "server/api/openai_request.h"
 #include "server/api/openai_response.h"
 
@@ -163,6 +164,7 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
       seq.sampling.seed = plan.sampling.seed + static_cast<uint64_t>(i);
       seq.max_tokens = (*prompts)[p].max_tokens;
       seq.stop = plan.stop;
+      seq.ignore_eos = plan.ignore_eos;
       seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
       seq.request_id = request.request_id;
       if (n_choices > 1) seq.request_id += "/" + std::to_string(index);
@@ -185,6 +187,66 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
   exchange->start();
 }
 
+// One sequence per input; the exchange answers once every vector is in.
+void embed(const ModelRegistry& registry, const HttpRequest& request, const std::shared_ptr<ResponseStream>& out) {
+  auto parsed = parse_embeddings_request(request.body);
+  if (!parsed) return send_error(*out, parsed.error());
+  EmbeddingPlan& plan = *parsed;
+  const std::shared_ptr<ServedModel> served = registry.find(plan.model);
+  if (!served || !served->scheduler) return send_error(*out, unknown_model(plan.model));
+  const auto& model = served->scheduler->model();
+  if (!model.supports_embeddings()) {
+    return send_error(*out, ApiError::invalid_request("model " + served->name + " runs on a backend that cannot "
+                                                      "compute embeddings", "model"));
+  }
+  const int64_t width = model.config().n_embd;
+  if (plan.dimensions && *plan.dimensions != width) {
+    return send_error(*out, ApiError::invalid_request("model " + served->name + " gives " + std::to_string(width) +
+                                                          "-dimensional embeddings; dimensions must be " +
+                                                          std::to_string(width) + " or absent, got " +
+                                                          std::to_string(*plan.dimensions),
+                                                      "dimensions"));
+  }
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    const std::string param = plan.inputs.size() == 1 ? "input" : "input[" + std::to_string(i) + "]";
+    auto tokens = completion_prompt(*served, plan.inputs[i], param);
+    if (!tokens) return send_error(*out, tokens.error());
+    if (tokens->size() > model.n_ctx() - 1) {
+      return send_error(*out, ApiError::invalid_request(
+                                  "This model's maximum context length is " + std::to_string(model.n_ctx()) +
+                                      " tokens, however " + param + " has " + std::to_string(tokens->size()) +
+                                      " tokens. Please reduce the length of the input.",
+                                  param, "context_length_exceeded"));
+    }
+    prompts.push_back(std::move(*tokens));
+  }
+
+  auto exchange = std::make_shared<EmbeddingExchange>(served->name, prompts.size(), plan.base64, out);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    sched::SequenceRequest seq;
+    seq.prompt = std::move(prompts[i]);
+    seq.embedding = true;
+    seq.max_tokens = 0;
+    seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
+    seq.request_id = request.request_id;
+    if (prompts.size() > 1) seq.request_id += "/" + std::to_string(i);
+    sched::SubmitFailure why = sched::SubmitFailure::kNone;
+    auto handle = served->scheduler->submit(std::move(seq), exchange->sink(i), &why);
+    if (!handle) {
+      exchange->abandon();
+      const ApiError error = submit_error(why, handle.message(), served->name);
+      HeaderList headers;
+      if (error.status == 429) headers.emplace_back("Retry-After", "1");
+      return send_error(*out, error, std::move(headers));
+    }
+    exchange->add_handle(std::move(*handle));
+  }
+  out->on_close([weak = std::weak_ptr<EmbeddingExchange>(exchange)] {
+    if (auto ex = weak.lock()) ex->client_gone();
+  });
+}
+
 }  // namespace
 
 OpenAiService::OpenAiService(const ModelRegistry& models) : models_(models) {}
@@ -195,6 +257,10 @@ void OpenAiService::chat_completions(const HttpRequest& request, std::shared_ptr
 
 void OpenAiService::completions(const HttpRequest& request, std::shared_ptr<ResponseStream> out) {
   generate(models_, request, parse_completion_request(request.body), out);
+}
+
+void OpenAiService::embeddings(const HttpRequest& request, std::shared_ptr<ResponseStream> out) {
+  embed(models_, request, out);
 }
 
 void OpenAiService::models(const HttpRequest& /*request*/, std::shared_ptr<ResponseStream> out) {

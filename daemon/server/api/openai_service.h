@@ -2,6 +2,7 @@
 // layer's HttpRequest / ResponseStream and the models' schedulers:
 //   POST /v1/chat/completions → chat_completions()
 //   POST /v1/completions      → completions()
+//   POST /v1/embeddings       → embeddings()  (mean-pooled, L2-normalised final hidden states)
 //   GET  /v1/models           → models()
 //   GET  /v1/models/{id}      → model()
 // A generation request is parsed and validated (openai_request.h), turned
@@ -47,6 +48,7 @@ class OpenAiService {
 
   void chat_completions(const HttpRequest& request, std::shared_ptr<ResponseStream> out);
   void completions(const HttpRequest& request, std::shared_ptr<ResponseStream> out);
+  void embeddings(const HttpRequest& request, std::shared_ptr<ResponseStream> out);
   void models(const HttpRequest& request, std::shared_ptr<ResponseStream> out);
   void model(const std::string& id, const HttpRequest& request, std::shared_ptr<ResponseStream> out);
 

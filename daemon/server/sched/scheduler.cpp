@@ -1,13 +1,13 @@
 #include "server/sched/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "common/log.h"
 #include "engine/stop_matcher.h"
 #include "tokenizer/streaming_detokenizer.h"
 
 namespace hearth::sched {
-
-using Clock = std::chrono::steady_clock;
 
 // One sequence's state. Created by submit() (any thread), then owned by the
 // scheduler thread alone.
@@ -23,6 +23,9 @@ struct Scheduler::Sequence {
   size_t n_fed = 0;               // tokens of history already in the KV cache
   int32_t n_generated = 0;
   bool done = false;
+  Clock::time_point submitted = Clock::now();
+  Clock::time_point first_token_at, last_token_at;
+  std::vector<double> embedding_sum;  // embedding requests: sum of the prompt's hidden states
 
   Sequence(SequenceRequest r, EventSink s, engine::Sampler sm, engine::StopMatcher st, const tokenizer::Tokenizer& tok)
       : request(std::move(r)),
@@ -76,6 +79,9 @@ Result<std::shared_ptr<SequenceHandle>> Scheduler::submit(SequenceRequest reques
                                              " tokens; this model's context holds " + std::to_string(model_->n_ctx()));
   }
   if (request.max_tokens < 0) return fail(SubmitFailure::kInvalid, "max_tokens must not be negative");
+  if (request.embedding && !model_->supports_embeddings()) {
+    return fail(SubmitFailure::kInvalid, "this model's backend cannot compute embeddings");
+  }
   auto sampler = engine::Sampler::create(request.sampling, static_cast<int32_t>(cfg.n_vocab));
   if (!sampler) return fail(SubmitFailure::kInvalid, sampler.message());
   auto stops = engine::StopMatcher::create(request.stop);
@@ -126,6 +132,43 @@ void Scheduler::finish(Sequence& s, engine::FinishReason reason) {
   ev.finish = reason;
   ev.n_prompt_tokens = static_cast<int32_t>(s.request.prompt.size());
   ev.n_generated_tokens = s.n_generated;
+  log_end(s, std::string("finished (") + engine::finish_reason_name(reason) + ")");
+  s.sink(ev);
+}
+
+void Scheduler::log_end(const Sequence& s, const std::string& how) const {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  std::string line = how + ": " + std::to_string(s.request.prompt.size()) + " prompt + " +
+                     std::to_string(s.n_generated) + " generated tokens in " +
+                     std::to_string(duration_cast<milliseconds>(Clock::now() - s.submitted).count()) + " ms";
+  if (s.n_generated > 0) {
+    line += ", first token after " + std::to_string(duration_cast<milliseconds>(s.first_token_at - s.submitted).count()) +
+            " ms";
+  }
+  log::request(log::kInfo, s.request.request_id.empty() ? "-" : s.request.request_id, line);
+}
+
+void Scheduler::finish_embedding(Sequence& s) {
+  if (s.done) return;
+  s.done = true;
+  SequenceEvent ev;
+  ev.kind = SequenceEvent::Kind::kFinished;
+  ev.finish = engine::FinishReason::kStop;
+  ev.n_prompt_tokens = static_cast<int32_t>(s.request.prompt.size());
+  // Mean pooling, then L2 normalisation (what OpenAI's embeddings are: unit
+  // vectors, so a dot product is the cosine similarity).
+  double norm = 0;
+  for (double& v : s.embedding_sum) {
+    v /= static_cast<double>(s.request.prompt.size());
+    norm += v * v;
+  }
+  norm = std::sqrt(norm);
+  ev.embedding.resize(s.embedding_sum.size());
+  for (size_t i = 0; i < s.embedding_sum.size(); ++i) {
+    ev.embedding[i] = static_cast<float>(norm > 0 ? s.embedding_sum[i] / norm : 0.0);
+  }
+  log_end(s, "embedded");
   s.sink(ev);
 }
 
@@ -135,6 +178,7 @@ void Scheduler::fail(Sequence& s, const std::string& error) {
   SequenceEvent ev;
   ev.kind = SequenceEvent::Kind::kError;
   ev.error = error;
+  log::request(log::kWarning, s.request.request_id.empty() ? "-" : s.request.request_id, "failed: " + error);
   s.sink(ev);
 }
 
@@ -210,9 +254,12 @@ void Scheduler::step() {
     tables_.push_back(&s.blocks);
     for (size_t k = 0; k < count; ++k) {
       const size_t pos = s.n_fed + k;
+      // Generation needs logits of the last token only; an embedding needs
+      // every prompt token's hidden state and no logits.
       const bool last = pos + 1 == s.history.size();
-      entries_.push_back({s.history[pos], static_cast<int32_t>(pos), idx, last});
-      entry_owner_.push_back(last ? &s : nullptr);
+      entries_.push_back({s.history[pos], static_cast<int32_t>(pos), idx, last && !s.request.embedding,
+                          s.request.embedding});
+      entry_owner_.push_back(&s);
     }
     s.n_fed += count;
     used += static_cast<uint32_t>(count);
@@ -236,7 +283,7 @@ void Scheduler::step() {
   }
 
   size_t n_seqs_in_step = tables_.size();
-  Status st = model_->forward(entries_, tables_, logits_);
+  Status st = model_->forward(entries_, tables_, logits_, &embeddings_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.steps++;
@@ -250,8 +297,27 @@ void Scheduler::step() {
     return;
   }
 
-  // Sample for every sequence whose last fed token asked for logits.
+  // Pool hidden states into embedding sequences; one whose whole prompt is
+  // in has its answer.
   uint64_t n_prompt_done = 0, n_generated = 0;
+  const size_t n_embd = model_->config().n_embd;
+  size_t embedding_row = 0;
+  for (size_t e = 0; e < entries_.size(); ++e) {
+    if (!entries_[e].want_embedding) continue;
+    Sequence& s = *entry_owner_[e];
+    const float* h = embeddings_.data() + embedding_row++ * n_embd;
+    if (s.embedding_sum.empty()) s.embedding_sum.assign(n_embd, 0.0);
+    for (size_t i = 0; i < n_embd; ++i) s.embedding_sum[i] += h[i];
+  }
+  for (auto& s : running_) {
+    if (s->request.embedding && !s->prefilling() && !s->done) {
+      n_prompt_done += s->request.prompt.size();
+      finish_embedding(*s);
+    }
+  }
+
+  // Sample for every sequence whose last fed token asked for logits.
+  const auto sampled_at = Clock::now();
   size_t row = 0;
   for (size_t e = 0; e < entries_.size(); ++e) {
     if (!entries_[e].want_logits) continue;
@@ -274,6 +340,13 @@ void Scheduler::step() {
     s.history.push_back(ev.token);
     ++s.n_generated;
     ++n_generated;
+    if (s.n_generated == 1) {
+      s.first_token_at = sampled_at;
+      step_ttft_.push_back(sampled_at - s.submitted);
+    } else {
+      step_itl_.push_back(sampled_at - s.last_token_at);
+    }
+    s.last_token_at = sampled_at;
     const auto out = s.stops.push(s.detok.push(ev.token));
     ev.text = out.emit;
     s.sink(ev);
@@ -292,6 +365,10 @@ void Scheduler::publish_stats(uint64_t prompt_tokens, uint64_t generated_tokens)
   std::lock_guard<std::mutex> lock(mu_);
   stats_.prompt_tokens += prompt_tokens;
   stats_.generated_tokens += generated_tokens;
+  for (auto d : step_ttft_) stats_.time_to_first_token.observe(d);
+  for (auto d : step_itl_) stats_.inter_token_latency.observe(d);
+  step_ttft_.clear();
+  step_itl_.clear();
   stats_.running = static_cast<uint32_t>(running_.size());
   stats_.kv_blocks_used = pool.n_blocks() - pool.n_free();
 }

@@ -11,6 +11,7 @@
 // submit(), stats() and shutdown() are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -20,6 +21,7 @@
 
 #include "common/status.h"
 #include "engine/loaded_model.h"
+#include "server/sched/latency_histogram.h"
 #include "server/sched/sequence.h"
 
 namespace hearth::sched {
@@ -40,10 +42,14 @@ struct SchedulerStats {
   uint32_t kv_blocks_total = 0;
   uint32_t kv_blocks_used = 0;
   uint32_t max_sequences_in_step = 0;
+  LatencyHistogram time_to_first_token;  // submit → first generated token
+  LatencyHistogram inter_token_latency;  // between consecutive generated tokens of a sequence
 };
 
 class Scheduler {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Scheduler(std::shared_ptr<engine::LoadedModel> model, SchedulerOptions options);
   ~Scheduler();  // shuts down: running and queued sequences finish as cancelled
   Scheduler(const Scheduler&) = delete;
@@ -65,6 +71,9 @@ class Scheduler {
   void admit_locked();
   void step();
   void finish(Sequence& s, engine::FinishReason reason);
+  void finish_embedding(Sequence& s);
+  // The request's closing log line: how it ended, token counts, latencies.
+  void log_end(const Sequence& s, const std::string& how) const;
   void fail(Sequence& s, const std::string& error);
   // Makes the scheduler thread's view visible to stats().
   void publish_stats(uint64_t prompt_tokens, uint64_t generated_tokens);
@@ -84,6 +93,9 @@ class Scheduler {
   std::vector<const std::vector<int32_t>*> tables_;
   std::vector<Sequence*> entry_owner_;
   std::vector<float> logits_;
+  std::vector<float> embeddings_;
+  // Latencies observed during a step, folded into stats_ by publish_stats.
+  std::vector<Clock::duration> step_ttft_, step_itl_;
   std::thread thread_;
 };
 

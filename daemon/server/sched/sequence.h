@@ -23,6 +23,10 @@ struct SequenceRequest {
   bool ignore_eos = false;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::string request_id;                      // for logs
+  // An embedding request: the prompt is run through the model, nothing is
+  // generated, and kFinished carries the L2-normalised mean of the prompt
+  // tokens' final hidden states (sampling fields are ignored).
+  bool embedding = false;
 };
 
 struct SequenceEvent {
@@ -37,6 +41,7 @@ struct SequenceEvent {
   engine::FinishReason finish = engine::FinishReason::kLength;
   int32_t n_prompt_tokens = 0;
   int32_t n_generated_tokens = 0;
+  std::vector<float> embedding;  // embedding requests: the pooled, normalised vector
   // kError (last event): what went wrong.
   std::string error;
 };
