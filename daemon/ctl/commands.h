@@ -20,6 +20,7 @@ int cmd_keys(const Args& args);
 int cmd_generate(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_synth(const Args& args);
+int cmd_quantize(const Args& args);
 int cmd_template(const Args& args);
 
 }  // namespace hearth::ctl

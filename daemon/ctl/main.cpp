@@ -33,6 +33,9 @@ const Verb kVerbs[] = {
      "synth --preset NAME --type TYPE --out FILE [--vocab VOCAB.gguf] [--seed N] [--layers N] [--ctx N]\n"
      "           [--threads N]   write a synthetic model (real layout, random weights)\n"
      "           presets: tiny, tinyllama-1.1b, llama-7b, llama-8b; types: f32, f16, q8_0, q4_0, q4_k_m"},
+    {"quantize", hearth::ctl::cmd_quantize,
+     "quantize IN OUT --type TYPE [--threads N]   F32/F16/BF16 GGUF to a quantized GGUF (offline)\n"
+     "           types: q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, q5_k_m"},
 };
 
 void print_usage(FILE* out) {

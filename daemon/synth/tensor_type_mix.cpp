@@ -4,46 +4,34 @@ namespace hearth::synth {
 namespace {
 
 using quant::GgmlType;
+using quantizer::QuantFileType;
+using quantizer::TensorCategory;
 
-uint64_t block_size(GgmlType t) { return quant::type_traits(static_cast<uint32_t>(t))->block_size; }
-
-GgmlType base_type(SynthType t) {
+QuantFileType file_type(SynthType t) {
   switch (t) {
-    case SynthType::kF32: return GgmlType::F32;
-    case SynthType::kF16: return GgmlType::F16;
-    case SynthType::kQ8_0: return GgmlType::Q8_0;
-    case SynthType::kQ4_0: return GgmlType::Q4_0;
-    case SynthType::kQ4_K_M: return GgmlType::Q4_K;
+    case SynthType::kQ8_0: return QuantFileType::kQ8_0;
+    case SynthType::kQ4_0: return QuantFileType::kQ4_0;
+    default: return QuantFileType::kQ4_K_M;
   }
-  return GgmlType::F32;
 }
 
-// llama.cpp's tensor_type_fallback: a k-quant that does not fit the row goes
-// to the 32-block type of similar size, and anything still not fitting to
-// F16. (llama.cpp has no fallback for Q4_0/Q8_0 and refuses such a tensor;
-// here they take the F16 branch too, so any shape can still be written.)
-TensorTypeChoice fallback(GgmlType wanted, uint64_t row_length, const std::string& name) {
-  if (row_length % block_size(wanted) == 0) return {wanted, {}};
-  const auto type_name = [](GgmlType t) { return std::string(quant::type_traits(static_cast<uint32_t>(t))->name); };
-  std::string note = name + ": row length " + std::to_string(row_length) + " is not divisible by " +
-                     std::to_string(block_size(wanted)) + " (required for " + type_name(wanted) + ")";
-  GgmlType to = GgmlType::F16;
-  switch (wanted) {
-    case GgmlType::Q4_K: to = GgmlType::Q5_0; break;
-    case GgmlType::Q5_K: to = GgmlType::Q5_1; break;
-    case GgmlType::Q6_K: to = GgmlType::Q8_0; break;
-    default: break;
+TensorCategory category(TensorRole role) {
+  switch (role) {
+    case TensorRole::kTokenEmbd: return TensorCategory::kTokenEmbd;
+    case TensorRole::kOutput: return TensorCategory::kOutput;
+    case TensorRole::kAttnQ: return TensorCategory::kAttnQ;
+    case TensorRole::kAttnK: return TensorCategory::kAttnK;
+    case TensorRole::kAttnV: return TensorCategory::kAttnV;
+    case TensorRole::kAttnOutput: return TensorCategory::kAttnOutput;
+    case TensorRole::kFfnGate: return TensorCategory::kFfnGate;
+    case TensorRole::kFfnUp: return TensorCategory::kFfnUp;
+    case TensorRole::kFfnDown: return TensorCategory::kFfnDown;
+    case TensorRole::kNorm: break;
   }
-  if (row_length % block_size(to) != 0) to = GgmlType::F16;
-  note += " -> falling back to " + type_name(to);
-  return {to, note};
+  return TensorCategory::kOther;
 }
 
 }  // namespace
-
-bool use_more_bits(int64_t layer, int64_t n_layer) {
-  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
-}
 
 TensorTypeChoice choose_tensor_type(SynthType type, TensorRole role, uint32_t layer, uint32_t n_layer,
                                     uint64_t row_length, const std::string& name) {
@@ -53,28 +41,15 @@ TensorTypeChoice choose_tensor_type(SynthType type, TensorRole role, uint32_t la
   // F16 is a conversion, not a quantization: no mix, every 2-D weight f16.
   if (type == SynthType::kF16) return {GgmlType::F16, {}};
 
-  GgmlType t = base_type(type);
-  switch (role) {
-    case TensorRole::kOutput:
-      // Untied output: q6_K unless the file type is q8_0, or q8_0 when the row
-      // does not fit the base type's block.
-      if (row_length % block_size(t) != 0) {
-        t = GgmlType::Q8_0;
-      } else if (t != GgmlType::Q8_0) {
-        t = GgmlType::Q6_K;
-      }
-      break;
-    case TensorRole::kAttnV:
-      // attn_v tensors are counted in file order, which is layer order here.
-      if (type == SynthType::kQ4_K_M && use_more_bits(layer, n_layer)) t = GgmlType::Q6_K;
-      break;
-    case TensorRole::kFfnDown:
-      if (type == SynthType::kQ4_K_M && use_more_bits(layer, n_layer)) t = GgmlType::Q6_K;
-      break;
-    default:
-      break;
-  }
-  return fallback(t, row_length, name);
+  // A synthetic Llama has an untied output, one attn_v per layer, and its
+  // tensors in layer order, so llama.cpp's counters are the layer index.
+  quantizer::ModelFacts model;
+  model.arch = "llama";
+  model.n_layer = n_layer;
+  model.n_attention_wv = n_layer;
+  model.tied_embeddings = false;
+  const GgmlType t = quantizer::mix_type(file_type(type), model, category(role), layer, layer, row_length);
+  return quantizer::fit_row_length(t, row_length, name);
 }
 
 }  // namespace hearth::synth

@@ -1,8 +1,9 @@
 // The per-tensor type choice of a synthetic model: which GGML type each
-// Llama tensor gets for a given SynthType, following llama.cpp's
-// llama_tensor_get_type (src/llama-quant.cpp at 81ff7abe) for a model
-// without an importance matrix, so a synthetic Q4_0 or Q4_K_M file has the
-// same type mix as the same checkpoint run through llama-quantize.
+// Llama tensor gets for a given SynthType. The rules themselves live in
+// quantizer/tensor_type_mix.h (shared with `hearthctl quantize`, following
+// llama.cpp's llama_tensor_get_type), so a synthetic Q4_0 or Q4_K_M file has
+// the same type mix as the same checkpoint run through llama-quantize; this
+// is the adapter from a synthetic tensor's role to those rules.
 // Pure functions; thread-safe.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "quant/ggml_types.h"
+#include "quantizer/tensor_type_mix.h"
 #include "synth/synth_spec.h"
 
 namespace hearth::synth {
@@ -28,20 +30,12 @@ enum class TensorRole {
   kFfnDown,
 };
 
-struct TensorTypeChoice {
-  quant::GgmlType type;
-  // Non-empty when the mix's type did not fit the row length and a fallback
-  // was taken; written in llama-quantize's words, for stderr.
-  std::string fallback_note;
-};
+using quantizer::TensorTypeChoice;
+using quantizer::use_more_bits;
 
 // `layer` is the block index (ignored for non-block tensors); `row_length`
 // is ne[0]. `name` only labels the fallback note.
 TensorTypeChoice choose_tensor_type(SynthType type, TensorRole role, uint32_t layer, uint32_t n_layer,
                                     uint64_t row_length, const std::string& name);
-
-// llama.cpp's use_more_bits: the first and last eighth of the layers and every
-// third one in between get more bits in the _M mixes.
-bool use_more_bits(int64_t layer, int64_t n_layer);
 
 }  // namespace hearth::synth
