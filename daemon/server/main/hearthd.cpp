@@ -4,6 +4,7 @@
 // certificates and API keys; SIGTERM drains and exits 0.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +20,8 @@
 #include "server/net/self_signed_cert.h"
 #include "server/net/tls_config.h"
 #include "server/router.h"
+#include "server/sys/listen_fds.h"
+#include "server/sys/systemd_watchdog.h"
 #include "server/ws_gateway.h"
 
 namespace hearth::server {
@@ -154,21 +157,35 @@ int run(int argc, char** argv) {
   HttpServer server(limits, *tls, router, static_cast<int>(config.network_threads));
   WsGateway websocket(router.service(), [&router](const HttpRequest& r) { return router.authorized(r); });
   server.set_websocket_handler("/v1/ws", websocket);
-  if (Status s = server.listen(config.listen_host, config.listen_port); !s) return fail(s.message());
+  // Sockets passed by systemd (hearthd.socket) take the place of the configured addresses.
+  auto activated = take_activated_sockets();
+  if (!activated) return fail(activated.message());
+  if (Status s = activated->tls_fd >= 0 ? server.adopt_listener(activated->tls_fd)
+                                        : server.listen(config.listen_host, config.listen_port);
+      !s)
+    return fail(s.message());
   std::unique_ptr<HttpServer> plain;
-  if (!config.plain_http_listen.empty()) {
-    std::string host;
-    uint16_t port = 0;
-    if (Status s = parse_host_port(config.plain_http_listen, &host, &port); !s) return fail("plain_http_listen: " + s.message());
+  if (!config.plain_http_listen.empty() || activated->plain_fd >= 0) {
     plain = std::make_unique<HttpServer>(limits, nullptr, router, 1);
-    if (Status s = plain->listen(host, port); !s) return fail(s.message());
+    if (activated->plain_fd >= 0) {
+      if (Status s = plain->adopt_listener(activated->plain_fd); !s) return fail("plain HTTP: " + s.message());
+    } else {
+      std::string host;
+      uint16_t port = 0;
+      if (Status s = parse_host_port(config.plain_http_listen, &host, &port); !s) return fail("plain_http_listen: " + s.message());
+      if (Status s = plain->listen(host, port); !s) return fail(s.message());
+    }
     plain->start();
   }
   server.start();
+  // From here the event loop runs, so it can feed systemd's watchdog (also
+  // while models load, which may take minutes).
+  SystemdWatchdog watchdog([&server](std::function<void()> ping) { server.post(std::move(ping)); });
   log::info("listening on https://" + config.listen_host + ":" + std::to_string(server.port()) +
             " (/health answers while models load)");
 
   for (const auto& m : config.models) {
+    sd_notifyf(0, "STATUS=loading model %s (%s)", m.name.c_str(), m.path.c_str());
     if (Status s = models.load(m, config); !s) {
       server.shutdown(std::chrono::milliseconds(0));
       return fail(s.message());
@@ -183,13 +200,19 @@ int run(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      sd_notify(0, "RELOADING=1");
+      // MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match this
+      // reload to its request; systemd 252 (Debian 12) ignores it.
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
+                 static_cast<unsigned long long>(now.tv_sec) * 1000000ULL + static_cast<unsigned long long>(now.tv_nsec) / 1000ULL);
       log::info("SIGHUP: reloading certificates and API keys");
       if (Status s = (*tls)->reload(); !s) log::error("certificate reload failed, keeping the old one: " + s.message());
       auto reloaded = ApiKeys::load(config.effective_api_keys_file());
       if (reloaded) router.set_keys(std::make_shared<ApiKeys>(std::move(reloaded.value())));
       else log::error("API keys reload failed, keeping the old keys: " + reloaded.message());
-      sd_notify(0, "READY=1");
+      sd_notifyf(0, "READY=1\nSTATUS=serving %zu models on port %u", config.models.size(),
+                 static_cast<unsigned>(server.port()));
       continue;
     }
     break;  // SIGTERM or SIGINT

@@ -13,10 +13,15 @@
 // about 30 s and 750 MB each to compile).
 #include "server/net/http_server.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -563,7 +568,38 @@ Status HttpServer::listen(const std::string& host, std::uint16_t port) {
   return Status::ok();
 }
 
+Status HttpServer::adopt_listener(int fd) {
+  const std::string where = "inherited socket (fd " + std::to_string(fd) + ")";
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::error(where + ": " + std::strerror(err));
+  }
+  error_code ec;
+  auto& a = impl_->acceptor;
+  if (a.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec); ec) {
+    ::close(fd);
+    return Status::error(where + ": " + ec.message());
+  }
+  const tcp::endpoint ep = a.local_endpoint(ec);
+  if (ec || (!impl_->tls && !ep.address().is_loopback())) {
+    a.close(ec);
+    return Status::error(where + ": plain HTTP may only listen on a loopback address, not " +
+                         ep.address().to_string());
+  }
+  impl_->bound_port.store(ep.port());
+  asio::post(a.get_executor(), [impl = impl_.get()] { impl->do_accept(); });
+  return Status::ok();
+}
+
 std::uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
+
+void HttpServer::post(std::function<void()> task) {
+  if (impl_->stopping.load()) return;
+  asio::post(impl_->ioc, std::move(task));
+}
 bool HttpServer::is_tls() const { return impl_->tls != nullptr; }
 
 void HttpServer::set_websocket_handler(std::string path, WebSocketHandler& handler) {

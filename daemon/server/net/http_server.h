@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,10 @@ class HttpServer {
   // server refuses a non-loopback address.
   Status listen(const std::string& host, std::uint16_t port);
   std::uint16_t port() const;
+  // Serves on an already-listening TCP socket instead of binding one (systemd
+  // socket activation); the server owns `fd` from then on, also on failure.
+  // The loopback rule of listen() holds for plain HTTP.
+  Status adopt_listener(int fd);
 
   // Upgrades GET requests for `path` (e.g. "/v1/ws") to WebSocket
   // connections served by `handler`, which must outlive the server. Call
@@ -103,6 +108,11 @@ class HttpServer {
   // finish for up to `grace`, then closes whatever is left and joins the
   // network threads. Idempotent.
   void shutdown(std::chrono::milliseconds grace);
+
+  // Queues `task` to run once on a network thread (the systemd watchdog's
+  // ping, which must come from the event loop itself). Safe from any thread;
+  // does nothing once shutdown() has begun.
+  void post(std::function<void()> task);
 
   ServerStats stats() const;
   bool is_tls() const;
