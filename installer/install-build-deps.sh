@@ -10,6 +10,10 @@ packages=(
   libgtest-dev libgmock-dev googletest
 )
 
+# systemd unit checks and the Debian package tests (cpack, dpkg-shlibdeps,
+# a clean Debian 12 root in a network namespace).
+packages+=(systemd dpkg-dev mmdebstrap iproute2)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
