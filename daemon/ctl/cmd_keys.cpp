@@ -1,5 +1,6 @@
 // hearthctl keys: local management of hearthd's API keys file (no daemon
 // needed). `add` prints the new key once on stdout and stores only its hash.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -10,6 +11,13 @@
 namespace hearth::ctl {
 
 int cmd_keys(const Args& args) {
+  // create / revoke, and list without --file, go to the running daemon.
+  const bool has_file = std::find_if(args.begin(), args.end(), [](const std::string& a) {
+                          return a == "--file" || a.rfind("--file=", 0) == 0;
+                        }) != args.end();
+  if (!args.empty() && (args[0] == "create" || args[0] == "revoke" || (args[0] == "list" && !has_file))) {
+    return cmd_keys_remote(args);
+  }
   if (args.empty() || (args[0] != "add" && args[0] != "list")) {
     std::fprintf(stderr, "usage: hearthctl keys add NAME --file KEYS\n       hearthctl keys list --file KEYS\n");
     return kExitUsage;

@@ -11,6 +11,7 @@ namespace hearth::ctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;  // remote verbs: hearthd's admin socket cannot be reached
 
 using Args = std::vector<std::string>;
 
@@ -22,5 +23,14 @@ int cmd_tokenize(const Args& args);
 int cmd_synth(const Args& args);
 int cmd_quantize(const Args& args);
 int cmd_template(const Args& args);
+// Remote verbs (hearthd's admin socket; see ctl/remote.h).
+int cmd_status(const Args& args);
+int cmd_reload(const Args& args);
+int cmd_drain(const Args& args);
+int cmd_resume(const Args& args);
+int cmd_models(const Args& args);
+int cmd_backends(const Args& args);
+int cmd_keys_remote(const Args& args);
+int cmd_chat(const Args& args);
 
 }  // namespace hearth::ctl

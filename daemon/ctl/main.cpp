@@ -24,7 +24,18 @@ const Verb kVerbs[] = {
      "generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
      "           [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx N] [--stop TEXT]\n"
      "           [--ignore-eos] [--backend NAME]   stream generated text to stdout"},
-    {"keys", hearth::ctl::cmd_keys, "keys add NAME --file KEYS | keys list --file KEYS   manage hearthd's API keys"},
+    {"keys", hearth::ctl::cmd_keys,
+     "keys create NAME | keys list | keys revoke NAME   the running daemon's API keys\n"
+     "           keys add NAME --file KEYS | keys list --file KEYS   a keys file, without a daemon"},
+    {"status", hearth::ctl::cmd_status, "status          version, uptime, backends, models (state, memory, sequences), queue"},
+    {"models", hearth::ctl::cmd_models,
+     "models list | show NAME | import FILE [--name N] | export NAME DIR | load NAME [--backend B]\n"
+     "           | unload NAME | rm NAME   the model store and the served models (hot swap on load)"},
+    {"backends", hearth::ctl::cmd_backends, "backends list   plugins found, versions, probe results, devices"},
+    {"reload", hearth::ctl::cmd_reload, "reload          re-read config, certificates and keys (like SIGHUP)"},
+    {"drain", hearth::ctl::cmd_drain, "drain           refuse new generation requests (503), let in-flight ones finish"},
+    {"resume", hearth::ctl::cmd_resume, "resume          accept generation requests again"},
+    {"chat", hearth::ctl::cmd_chat, "chat MODEL [--system TEXT] [--max-tokens N]   interactive streaming chat via hearthd"},
     {"tokenize", hearth::ctl::cmd_tokenize, "tokenize --model FILE [--no-bos] [--special] TEXT   token ids as a JSON array"},
     {"template", hearth::ctl::cmd_template,
      "template render (--template FILE | --model GGUF) --messages FILE.json [--tools FILE.json] [--bos TEXT]\n"
@@ -41,6 +52,11 @@ const Verb kVerbs[] = {
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: hearthctl VERB [options]\n\nverbs:\n");
   for (const auto& v : kVerbs) std::fprintf(out, "  %s\n", v.usage);
+  std::fprintf(out,
+               "\nRemote verbs (status, models, backends, reload, drain, resume, chat, keys create/list/revoke)\n"
+               "talk to hearthd's admin socket: --socket PATH (default $HEARTH_ADMIN_SOCKET or\n"
+               "/run/hearth/admin.sock), --json for scripts. Exit codes: 0 done, 1 failed, 2 usage,\n"
+               "3 hearthd not reachable.\n");
   std::fprintf(out, "\nhearthctl --version prints the version.\n");
 }
 

@@ -1,5 +1,6 @@
 #include "server/model_registry.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.h"
@@ -22,7 +23,12 @@ std::string token_text(const engine::LoadedModel& m, int32_t id) {
 
 }  // namespace
 
-Status ServedModels::load(const ModelEntry& e, const ServerConfig& config) {
+ServedModels::ServedModels() : reaper_([this] { reap_loop(); }) {}
+
+ServedModels::~ServedModels() { shutdown(); }
+
+Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const std::string& digest) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
   engine::LoadOptions o;
   o.backend = e.backend;
   o.n_threads = e.threads;
@@ -69,27 +75,159 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config) {
   so.max_queued = config.max_queued_per_model;
   served->scheduler = std::make_shared<sched::Scheduler>(shared, so);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  Instance inst;
+  inst.served = std::move(served);
+  inst.entry = e;
+  inst.entry.context = o.n_ctx;
+  inst.digest = digest;
+  inst.loaded_at = inst.served->created;
+  bool swapped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(e.name);
+    if (it != models_.end()) {
+      retiring_.push_back(std::move(it->second));
+      it->second = std::move(inst);
+      swapped = true;
+    } else {
+      models_.emplace(e.name, std::move(inst));
+    }
+  }
+  reap_wake_.notify_all();
   log::info("model '" + e.name + "' loaded from " + e.path.string() + " on backend " + e.backend + " (" +
             shared->config().architecture + ", " + std::to_string(shared->config().n_layer) + " layers, context " +
             std::to_string(shared->n_ctx()) + " x " + std::to_string(o.n_parallel) + " sequences) in " +
-            std::to_string(secs).substr(0, 5) + " s");
-  models_[e.name] = std::move(served);
+            std::to_string(secs).substr(0, 5) + " s" +
+            (swapped ? "; new requests go to it, the previous instance finishes its requests" : ""));
   return Status::ok();
 }
 
+Status ServedModels::unload(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(name);
+    if (it == models_.end()) return Status::error("no model named '" + name + "' is being served");
+    retiring_.push_back(std::move(it->second));
+    models_.erase(it);
+  }
+  reap_wake_.notify_all();
+  log::info("model '" + name + "' unloaded: it takes no new requests and is freed once its requests finish");
+  return Status::ok();
+}
+
+void ServedModels::reap_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    reap_wake_.wait_for(lock, std::chrono::milliseconds(50));
+    std::vector<Instance> done;
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+      // use_count 1: no request is between find() and submit() with it, so
+      // no new sequence can arrive; then an idle scheduler has delivered
+      // every event of the ones it had.
+      bool idle = it->served.use_count() == 1;
+      if (idle) {
+        const auto st = it->served->scheduler->stats();
+        idle = st.queued == 0 && st.running == 0;
+      }
+      if (idle) {
+        done.push_back(std::move(*it));
+        it = retiring_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (done.empty()) continue;
+    lock.unlock();
+    for (auto& d : done) {
+      d.served->scheduler->shutdown();
+      log::info("model '" + d.entry.name + "': previous instance (" + d.entry.backend + ", " + d.entry.path.string() +
+                ") finished its requests and was freed");
+    }
+    done.clear();  // frees the models outside the lock
+    lock.lock();
+  }
+}
+
 std::shared_ptr<api::ServedModel> ServedModels::find(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);
-  return it == models_.end() ? nullptr : it->second;
+  return it == models_.end() ? nullptr : it->second.served;
 }
 
 std::vector<std::shared_ptr<api::ServedModel>> ServedModels::list() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<api::ServedModel>> out;
-  for (const auto& [name, m] : models_) out.push_back(m);
+  for (const auto& [name, m] : models_) out.push_back(m.served);
   return out;
 }
 
+ModelInstanceInfo ServedModels::info_of(const Instance& i, const char* state) {
+  ModelInstanceInfo out;
+  const auto& model = i.served->scheduler->model();
+  out.name = i.entry.name;
+  out.state = state;
+  out.backend = i.entry.backend;
+  out.backend_version = model.backend().version();
+  out.path = i.entry.path.string();
+  out.digest = i.digest;
+  out.architecture = model.config().architecture;
+  out.n_layer = model.config().n_layer;
+  out.n_ctx = model.n_ctx();
+  out.parallel = model.options().n_parallel;
+  out.file_bytes = model.file().file_size();
+  if (auto st = model.stats()) {
+    out.backend_weight_bytes = st->weight_bytes;
+    out.kv_bytes = st->kv_bytes;
+    out.scratch_bytes = st->scratch_bytes;
+  }
+  out.loaded_at = i.loaded_at;
+  out.stats = i.served->scheduler->stats();
+  return out;
+}
+
+std::vector<ModelInstanceInfo> ServedModels::describe() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ModelInstanceInfo> out;
+  for (const auto& [name, m] : models_) out.push_back(info_of(m, "serving"));
+  for (const auto& m : retiring_) out.push_back(info_of(m, "retiring"));
+  return out;
+}
+
+std::optional<ModelEntry> ServedModels::entry(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(name);
+  if (it == models_.end()) return std::nullopt;
+  return it->second.entry;
+}
+
+bool ServedModels::uses_digest(const std::string& digest) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, m] : models_) {
+    if (m.digest == digest) return true;
+  }
+  for (const auto& m : retiring_) {
+    if (m.digest == digest) return true;
+  }
+  return false;
+}
+
+size_t ServedModels::retiring_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retiring_.size();
+}
+
 void ServedModels::shutdown() {
-  for (auto& [name, m] : models_) m->scheduler->shutdown();
+  std::vector<Instance> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [name, m] : models_) all.push_back(m);
+    for (auto& m : retiring_) all.push_back(m);
+  }
+  reap_wake_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+  for (auto& m : all) m.served->scheduler->shutdown();
 }
 
 Result<std::filesystem::path> ensure_demo_model(const std::filesystem::path& state_dir) {

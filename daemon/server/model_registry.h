@@ -1,11 +1,27 @@
-// ServedModels: the models hearthd serves, loaded from the configuration at
-// start: each gets its LoadedModel, a Scheduler, and its chat template from
-// the GGUF metadata. The set is fixed after load_all(); thread-safe to read.
+// ServedModels: the models hearthd serves. Each gets its LoadedModel, a
+// Scheduler, and its chat template from the GGUF metadata.
+//
+// The set changes while serving (hearthctl models load / unload):
+// - load() of a name already served is a hot swap: the new instance is
+//   built while the old one keeps serving; then, under the lock, new
+//   requests switch to it. A failed load changes nothing.
+// - The replaced (or unloaded) instance is "retiring": no new request can
+//   reach it, the requests it holds run to their end, and a reaper thread
+//   frees it once nothing references it and its scheduler is idle.
+// In-flight requests hold the ServedModel by shared_ptr, which keeps the
+// scheduler (and so the model) alive until they have been submitted; after
+// that the retiring list keeps it until its sequences have finished.
+// Thread-safe; loads are serialised among themselves.
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -14,19 +30,72 @@
 
 namespace hearth::server {
 
+// One instance as the admin plane reports it.
+struct ModelInstanceInfo {
+  std::string name;
+  std::string state;          // "serving" or "retiring" (finishing in-flight requests)
+  std::string backend;
+  std::string backend_version;  // the plugin's
+  std::string path;           // the GGUF file
+  std::string digest;         // "sha256:..." when loaded from the store, else ""
+  std::string architecture;
+  uint32_t n_layer = 0;
+  uint32_t n_ctx = 0;         // per sequence
+  uint32_t parallel = 0;
+  uint64_t file_bytes = 0;    // the weights as held in host memory
+  uint64_t backend_weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0;
+  int64_t loaded_at = 0;      // Unix seconds
+  sched::SchedulerStats stats;
+};
+
 class ServedModels : public api::ModelRegistry {
  public:
-  // Loads one model; errors name the model and the file.
-  Status load(const ModelEntry& entry, const ServerConfig& config);
+  ServedModels();
+  ~ServedModels() override;  // shuts down
+  ServedModels(const ServedModels&) = delete;
+  ServedModels& operator=(const ServedModels&) = delete;
+
+  // Loads one model and publishes it under entry.name, replacing (hot swap)
+  // an instance of that name. `digest` labels a store model. Errors name the
+  // model and the file; on error the previous instance (if any) stays.
+  Status load(const ModelEntry& entry, const ServerConfig& config, const std::string& digest = "");
+
+  // Stops routing requests to `name`; its in-flight requests finish, then it
+  // is freed. Error when no model of that name is served.
+  Status unload(const std::string& name);
 
   std::shared_ptr<api::ServedModel> find(const std::string& name) const override;
   std::vector<std::shared_ptr<api::ServedModel>> list() const override;
 
-  // Stops every scheduler (running sequences end as cancelled).
+  // Serving instances (by name), then retiring ones.
+  std::vector<ModelInstanceInfo> describe() const;
+  // The entry a served model was loaded from (for a reload with other options).
+  std::optional<ModelEntry> entry(const std::string& name) const;
+  // True when a serving or retiring instance runs the store blob `digest`.
+  bool uses_digest(const std::string& digest) const;
+  // Number of retiring instances not yet freed (tests wait on it).
+  size_t retiring_count() const;
+
+  // Stops every scheduler (running sequences end as cancelled) and the reaper.
   void shutdown();
 
  private:
-  std::map<std::string, std::shared_ptr<api::ServedModel>> models_;
+  struct Instance {
+    std::shared_ptr<api::ServedModel> served;
+    ModelEntry entry;
+    std::string digest;
+    int64_t loaded_at = 0;
+  };
+  void reap_loop();
+  static ModelInstanceInfo info_of(const Instance& i, const char* state);
+
+  std::mutex load_mu_;             // one load at a time
+  mutable std::mutex mu_;
+  std::condition_variable reap_wake_;
+  std::map<std::string, Instance> models_;  // guarded by mu_
+  std::vector<Instance> retiring_;          // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::thread reaper_;
 };
 
 // Writes the demo model (random weights, labelled as such) to `path` unless

@@ -69,13 +69,44 @@ Status read_model(const toml::table& t, const std::string& file, size_t index, M
   HEARTH_RETURN_IF_ERROR(r.string("name", &m->name));
   HEARTH_RETURN_IF_ERROR(r.string("path", &path));
   m->path = path;
+  HEARTH_RETURN_IF_ERROR(r.string("store", &m->store_ref));
   HEARTH_RETURN_IF_ERROR(r.string("backend", &m->backend));
   HEARTH_RETURN_IF_ERROR(r.integer("context", &m->context, 0, 1 << 20));
   HEARTH_RETURN_IF_ERROR(r.integer("parallel", &m->parallel, 1, 256));
   HEARTH_RETURN_IF_ERROR(r.integer("threads", &m->threads, 0, 1024));
   if (m->name.empty()) return r.error("name", "is required");
-  if (m->path.empty()) return r.error("path", "is required");
+  if (m->path.empty() && m->store_ref.empty()) return r.error("path", "is required (or store = a model of the store)");
+  if (!m->path.empty() && !m->store_ref.empty()) return r.error("store", "give either path or store, not both");
   return r.no_unknown_keys();
+}
+
+// [admin]: allowed_uids = [1000, ...], group = "NAME".
+Status read_admin(const toml::table& t, const std::string& file, ServerConfig* c) {
+  TableReader r(t, file, "admin.");
+  HEARTH_RETURN_IF_ERROR(r.string("group", &c->admin_group));
+  for (char ch : c->admin_group) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') {
+      return r.error("group", "'" + c->admin_group + "' is not a valid group name");
+    }
+  }
+  if (const toml::node* n = t.get("allowed_uids")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) return r.error("allowed_uids", "must be an array of user ids, e.g. [1000, 1001]");
+    c->admin_allowed_uids.clear();
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = (*arr)[i];
+      const auto v = e.value<int64_t>();
+      if (!e.is_integer() || !v || *v < 0 || *v > 0xfffffffeLL) {
+        return r.error("allowed_uids[" + std::to_string(i) + "]", "must be a user id from 0 to 4294967294");
+      }
+      c->admin_allowed_uids.push_back(static_cast<uint32_t>(*v));
+    }
+  }
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key != "group" && key != "allowed_uids") return r.error(key, "unknown key");
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -111,7 +142,7 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
   c.source = path;
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
-    if (key != "server" && key != "tls" && key != "models") return Status::error(file + ": " + key + ": unknown section");
+    if (key != "server" && key != "tls" && key != "models" && key != "admin") return Status::error(file + ": " + key + ": unknown section");
   }
   if (const toml::node* n = root.get("server")) {
     if (!n->is_table()) return Status::error(file + ": server: must be a table");
@@ -140,6 +171,10 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
     HEARTH_RETURN_IF_ERROR(r.path("key", &c.tls_key));
     HEARTH_RETURN_IF_ERROR(r.path("client_ca", &c.tls_client_ca));
     HEARTH_RETURN_IF_ERROR(r.no_unknown_keys());
+  }
+  if (const toml::node* n = root.get("admin")) {
+    if (!n->is_table()) return Status::error(file + ": admin: must be a table");
+    HEARTH_RETURN_IF_ERROR(read_admin(*n->as_table(), file, &c));
   }
   if (const toml::node* n = root.get("models")) {
     const toml::array* arr = n->as_array();

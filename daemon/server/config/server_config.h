@@ -21,6 +21,9 @@ struct ModelEntry {
   uint32_t context = 0;    // 0: the model's training context (capped by max_context)
   uint32_t parallel = 4;   // sequences decoded together
   uint32_t threads = 0;    // 0: all cores
+  // Instead of a path: a model of the store (name or digest), resolved to
+  // its blob when hearthd starts.
+  std::string store_ref;
 };
 
 struct ServerConfig {
@@ -40,6 +43,10 @@ struct ServerConfig {
   uint32_t max_queued_per_model = 64;
   uint32_t max_context = 8192;               // cap on a model's default context
   std::vector<ModelEntry> models;
+  // Who may use the admin socket besides root and hearthd's own user: these
+  // uids, and members of this group (primary or supplementary; "" = none).
+  std::vector<uint32_t> admin_allowed_uids;
+  std::string admin_group = "hearth-admin";
 
   std::filesystem::path effective_api_keys_file() const {
     return api_keys_file.empty() ? state_dir / "api-keys" : api_keys_file;

@@ -9,10 +9,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
+#include "server/admin/admin_commands.h"
+#include "server/admin/admin_server.h"
+#include "server/admin/config_reload.h"
 #include "server/auth/api_keys.h"
 #include "server/config/server_config.h"
 #include "server/model_registry.h"
@@ -81,6 +85,32 @@ Result<std::shared_ptr<TlsConfig>> make_tls(const ServerConfig& c) {
   return TlsConfig::create(s);
 }
 
+// A [[models]] entry naming a store model: it must be in the store.
+Status check_store_model(const ServerConfig& c, const ModelEntry& m) {
+  std::error_code ec;
+  if (!std::filesystem::exists(c.state_dir / "store" / "manifest.json", ec)) {
+    return Status::error("model '" + m.name + "': store = '" + m.store_ref + "', but " + c.state_dir.string() +
+                         " holds no model store");
+  }
+  auto store = store::ModelStore::open(c.state_dir);
+  if (!store) return store.status();
+  auto found = (*store)->find(m.store_ref);
+  if (!found) return found.status().with_context("model '" + m.name + "'");
+  return Status::ok();
+}
+
+// Points store models' entries at their blobs and records their digests.
+Status resolve_store_models(const store::ModelStore& store, ServerConfig& c, std::map<std::string, std::string>* digests) {
+  for (auto& m : c.models) {
+    if (m.store_ref.empty()) continue;
+    auto found = store.find(m.store_ref);
+    if (!found) return found.status().with_context("model '" + m.name + "'");
+    m.path = found->path;
+    (*digests)[m.name] = found->digest;
+  }
+  return Status::ok();
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::filesystem::path config_path;
@@ -119,6 +149,10 @@ int run(int argc, char** argv) {
   }
   if (check_only) {
     for (const auto& m : config.models) {
+      if (!m.store_ref.empty()) {
+        if (Status s = check_store_model(config, m); !s) return fail(s.message());
+        continue;
+      }
       if (!std::filesystem::is_regular_file(m.path, ec)) {
         return fail("model '" + m.name + "': " + m.path.string() + " is not a readable file");
       }
@@ -145,6 +179,11 @@ int run(int argc, char** argv) {
     if (!demo) return fail(demo.message());
     config.models.push_back(ModelEntry{"hearth-demo", *demo, "cpu", 0, 4, 0});
   }
+  auto store = store::ModelStore::open(config.state_dir);
+  if (!store) return fail(store.message());
+  const ServerConfig base_config = config;  // before store models resolve to blob paths
+  std::map<std::string, std::string> digests;  // model name → store digest
+  if (Status s = resolve_store_models(**store, config, &digests); !s) return fail(s.message());
   auto keys = load_or_create_keys(config);
   if (!keys) return fail(keys.message());
   auto tls = make_tls(config);
@@ -184,9 +223,20 @@ int run(int argc, char** argv) {
   log::info("listening on https://" + config.listen_host + ":" + std::to_string(server.port()) +
             " (/health answers while models load)");
 
+  admin::ConfigReloader reloader(config_path, flags, base_config, *tls, router);
+  admin::AdminCommands admin_commands(models, **store, router, reloader);
+  admin_commands.set_listen_address(config.listen_host + ":" + std::to_string(server.port()));
+  admin::AdminServer admin_server(admin_commands, admin::AdminAccess::from_config(config));
+  reloader.on_applied([&admin_server](const ServerConfig& c) { admin_server.set_access(admin::AdminAccess::from_config(c)); });
+  // Serving does not depend on the admin plane: without it hearthd still
+  // serves, and says loudly why hearthctl cannot reach it.
+  if (Status s = admin_server.start(config.admin_socket); !s) {
+    log::error("admin socket unavailable, hearthctl's remote verbs will not work: " + s.message());
+  }
+
   for (const auto& m : config.models) {
     sd_notifyf(0, "STATUS=loading model %s (%s)", m.name.c_str(), m.path.c_str());
-    if (Status s = models.load(m, config); !s) {
+    if (Status s = models.load(m, config, digests[m.name]); !s) {
       server.shutdown(std::chrono::milliseconds(0));
       return fail(s.message());
     }
@@ -206,11 +256,8 @@ int run(int argc, char** argv) {
       clock_gettime(CLOCK_MONOTONIC, &now);
       sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
                  static_cast<unsigned long long>(now.tv_sec) * 1000000ULL + static_cast<unsigned long long>(now.tv_nsec) / 1000ULL);
-      log::info("SIGHUP: reloading certificates and API keys");
-      if (Status s = (*tls)->reload(); !s) log::error("certificate reload failed, keeping the old one: " + s.message());
-      auto reloaded = ApiKeys::load(config.effective_api_keys_file());
-      if (reloaded) router.set_keys(std::make_shared<ApiKeys>(std::move(reloaded.value())));
-      else log::error("API keys reload failed, keeping the old keys: " + reloaded.message());
+      log::info("SIGHUP: reloading the configuration, certificates and API keys");
+      if (auto r = reloader.reload(); !r) log::error(r.message());
       sd_notifyf(0, "READY=1\nSTATUS=serving %zu models on port %u", config.models.size(),
                  static_cast<unsigned>(server.port()));
       continue;
@@ -224,6 +271,7 @@ int run(int argc, char** argv) {
   if (plain) plain->stop_accepting();
   server.shutdown(std::chrono::seconds(config.shutdown_grace_seconds));
   if (plain) plain->shutdown(std::chrono::seconds(1));
+  admin_server.stop();
   models.shutdown();
   log::info("stopped");
   return 0;
