@@ -74,7 +74,7 @@ Result<std::vector<std::string>> ConfigReloader::reload() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Settings read at use (timeouts, keys file, admin access) take the new values.
+    // Settings read at use (keys file, admin access, what later loads use) take the new values.
     current_ = next;
     if (current_.models.empty()) current_.models = old.models;
   }
