@@ -71,6 +71,8 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
                    "); chat completions will answer 400, completions work");
     }
   }
+  auto memory = shared->stats();
+  if (!memory) log::warning("model '" + e.name + "': the backend reports no memory figures: " + memory.message());
   sched::SchedulerOptions so;
   so.max_queued = config.max_queued_per_model;
   served->scheduler = std::make_shared<sched::Scheduler>(shared, so);
@@ -82,6 +84,7 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
   inst.entry.context = o.n_ctx;
   inst.digest = digest;
   inst.loaded_at = inst.served->created;
+  if (memory) inst.memory = *memory;
   bool swapped = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -176,11 +179,9 @@ ModelInstanceInfo ServedModels::info_of(const Instance& i, const char* state) {
   out.n_ctx = model.n_ctx();
   out.parallel = model.options().n_parallel;
   out.file_bytes = model.file().file_size();
-  if (auto st = model.stats()) {
-    out.backend_weight_bytes = st->weight_bytes;
-    out.kv_bytes = st->kv_bytes;
-    out.scratch_bytes = st->scratch_bytes;
-  }
+  out.backend_weight_bytes = i.memory.weight_bytes;
+  out.kv_bytes = i.memory.kv_bytes;
+  out.scratch_bytes = i.memory.scratch_bytes;
   out.loaded_at = i.loaded_at;
   out.stats = i.served->scheduler->stats();
   return out;

@@ -85,6 +85,9 @@ class ServedModels : public api::ModelRegistry {
     ModelEntry entry;
     std::string digest;
     int64_t loaded_at = 0;
+    // Taken at load, before the scheduler drives the model: the ABI lets
+    // only one thread at a time call into a model.
+    hearth_model_stats memory{};
   };
   void reap_loop();
   static ModelInstanceInfo info_of(const Instance& i, const char* state);
