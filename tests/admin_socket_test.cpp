@@ -300,5 +300,28 @@ TEST_F(AdminConfigTest, CheckConfigResolvesStoreModels) {
   EXPECT_TRUE(contains(out, "configuration OK")) << out;
 }
 
+TEST_F(AdminConfigTest, HearthdServesAStoreModelNamedInTheConfig) {
+  const fs::path model = dir_.dir() / "m.gguf";
+  write_tiny_model(model, {});
+  LiveDaemon d;
+  auto store = store::ModelStore::open(d.state());
+  ASSERT_TRUE(store) << store.message();
+  auto imported = (*store)->import_file(model, "tiny");
+  ASSERT_TRUE(imported) << imported.message();
+  store->reset();
+  ASSERT_NO_FATAL_FAILURE(d.start("[[models]]\nname = \"from-store\"\nstore = \"" + imported->digest.substr(7, 16) + "\"\n"));
+  auto st = json::parse(d.ctl({"status", "--json"}).out).as_object();
+  const auto& models = st.at("models").as_array();
+  ASSERT_EQ(models.size(), 1u);
+  EXPECT_EQ(models[0].at("name").as_string(), "from-store");
+  EXPECT_EQ(models[0].at("digest").as_string(), imported->digest);
+  EXPECT_EQ(d.http("POST", "/v1/completions", R"({"model":"from-store","prompt":"hi","max_tokens":2})", d.api_key()).status,
+            200);
+  // Loaded from the store, so the store refuses to drop it.
+  auto rm = d.ctl({"models", "rm", "tiny"});
+  EXPECT_EQ(rm.rc, 1);
+  EXPECT_TRUE(contains(rm.err, "is loaded")) << rm.err;
+}
+
 }  // namespace
 }  // namespace hearth::testing
