@@ -288,8 +288,27 @@ TEST_F(AdminDaemonTest, KeysCreateListRevokeTakeEffectAtOnce) {
 }
 
 TEST_F(AdminDaemonTest, DrainRefusesNewGenerationWith503AndResumeRestores) {
+  // A request in flight when the drain starts runs to its end (EOS banned, so
+  // it must produce exactly its 500 tokens).
+  HttpResult in_flight;
+  std::thread long_request([&] {
+    in_flight = daemon_->http("POST", "/v1/completions",
+                              R"({"model":"hearth-demo","prompt":"hello","stream":true,"max_tokens":500,)"
+                              R"("logit_bias":{"2":-100},"stream_options":{"include_usage":true}})",
+                              daemon_->api_key());
+  });
+  for (int i = 0; i < 200; ++i) {
+    auto st = parse_object(daemon_->ctl({"status", "--json"}).out);
+    if (st.at("queue").at("running").to_number<int64_t>() > 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
   auto drain = daemon_->ctl({"drain"});
   ASSERT_EQ(drain.rc, 0) << drain.err;
+  EXPECT_TRUE(contains(drain.out, "1 in flight")) << drain.out;
+  long_request.join();
+  EXPECT_EQ(in_flight.status, 200);
+  EXPECT_TRUE(contains(in_flight.body, "\"completion_tokens\":500")) << in_flight.body.substr(0, 300);
+  EXPECT_TRUE(contains(in_flight.body, "data: [DONE]")) << "the in-flight request finished";
   auto refused = complete("hearth-demo", daemon_->api_key());
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_FALSE(refused.headers["retry-after"].empty());
@@ -317,7 +336,26 @@ TEST_F(AdminDaemonTest, ReloadAppliesAGoodConfigAndKeepsTheOldOneWhenBroken) {
     EXPECT_TRUE(contains(r.err, daemon_->config_file().string())) << "names the file: " << r.err;
     EXPECT_EQ(complete("hearth-demo", daemon_->api_key()).status, 200) << "still serving";
   }
+  // A valid file whose keys file is missing: refused too, the old keys stay in force.
+  const fs::path other_keys = daemon_->dir() / "other-keys";
+  write_file(daemon_->config_file(), "[server]\napi_keys_file = \"" + other_keys.string() + "\"\n");
+  auto missing_keys = daemon_->ctl({"reload"});
+  EXPECT_EQ(missing_keys.rc, 1);
+  EXPECT_TRUE(contains(missing_keys.err, "cannot read API keys file")) << missing_keys.err;
+  EXPECT_EQ(daemon_->http("GET", "/v1/models", "", daemon_->api_key()).status, 200);
+  // Once the file exists, the reload takes: only its keys are accepted now.
+  auto key = daemon_->ctl({"keys", "add", "other", "--file", other_keys.string()});
+  ASSERT_EQ(key.rc, 0) << key.err;
+  const std::string other_key = key.out.substr(0, key.out.find('\n'));
+  ASSERT_EQ(daemon_->ctl({"reload"}).rc, 0);
+  EXPECT_EQ(daemon_->http("GET", "/v1/models", "", daemon_->api_key()).status, 401);
+  EXPECT_EQ(daemon_->http("GET", "/v1/models", "", other_key).status, 200);
+  write_file(daemon_->config_file(), good);
+  ASSERT_EQ(daemon_->ctl({"reload"}).rc, 0);
+  EXPECT_EQ(daemon_->http("GET", "/v1/models", "", daemon_->api_key()).status, 200);
+
   // SIGHUP takes the same path: the daemon stays up with the old config.
+  write_file(daemon_->config_file(), good + "no_such_key = 1\n");
   ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(daemon_->ctl({"status"}).rc, 0);
