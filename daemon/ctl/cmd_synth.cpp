@@ -1,6 +1,7 @@
-// hearthctl synth: writes a synthetic Llama-family model (real tensor layout
-// and metadata, random weights) at a preset's shape, for tests and for
-// benchmarks against other engines on identical files.
+// hearthctl synth: writes a synthetic model of one of the supported
+// architectures (real tensor layout and metadata, random weights) at a
+// preset's shape, for tests and for benchmarks against other engines on
+// identical files.
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,8 +22,11 @@ namespace hearth::ctl {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: hearthctl synth --preset NAME --type TYPE --out FILE [--vocab VOCAB.gguf] [--seed N]\n"
-    "                       [--layers N] [--ctx N] [--threads N]\n";
+    "usage: hearthctl synth --preset NAME --type TYPE --out FILE [--arch ARCH] [--vocab VOCAB.gguf] [--seed N]\n"
+    "                       [--layers N] [--ctx N] [--threads N]\n"
+    "                       [--tied-embeddings] [--sliding-window N] [--rope-freqs]   (llama variants)\n"
+    "                       [--long-rope]                                          (phi3 128k variant)\n"
+    "  --arch: llama (default), qwen2, gemma, phi3, falcon, mpt; non-llama files are f32 or f16\n";
 
 std::string join(const std::vector<std::string_view>& names) {
   std::string out;
@@ -75,9 +79,11 @@ void install_interrupt_handlers() {
 
 int cmd_synth(const Args& args) {
   ArgParser p("synth");
-  for (const char* opt : {"--preset", "--type", "--out", "--vocab", "--seed", "--layers", "--ctx", "--threads"}) {
+  for (const char* opt : {"--preset", "--type", "--out", "--vocab", "--seed", "--layers", "--ctx", "--threads",
+                          "--arch", "--sliding-window"}) {
     p.value_option(opt);
   }
+  for (const char* flag : {"--tied-embeddings", "--rope-freqs", "--long-rope"}) p.flag_option(flag);
   if (Status s = p.parse(args); !s) {
     std::fprintf(stderr, "hearthctl synth: %s\n%s", s.message().c_str(), kUsage);
     return kExitUsage;
@@ -102,12 +108,22 @@ int cmd_synth(const Args& args) {
     return kExitUsage;
   }
   spec->type = *type;
+  if (const auto arch = p.value("--arch")) {
+    if (Status s = synth::apply_architecture(*spec, *arch); !s) {
+      std::fprintf(stderr, "hearthctl synth: %s\n", s.message().c_str());
+      return kExitUsage;
+    }
+  }
+  if (p.flag("--tied-embeddings")) spec->tied_embeddings = true;
+  if (p.flag("--rope-freqs")) spec->rope_freqs = true;
+  if (p.flag("--long-rope")) spec->long_rope = true;
 
   auto seed = p.integer("--seed", 0, INT64_MAX);
   auto layers = p.integer("--layers", 1, 1024);
   auto ctx = p.integer("--ctx", 1, 1 << 24);
   auto threads = p.integer("--threads", 0, 1024);
-  for (const auto* r : {&seed, &layers, &ctx, &threads}) {
+  auto window = p.integer("--sliding-window", 1, 1 << 24);
+  for (const auto* r : {&seed, &layers, &ctx, &threads, &window}) {
     if (!*r) {
       std::fprintf(stderr, "hearthctl synth: %s\n", r->message().c_str());
       return kExitUsage;
@@ -116,6 +132,7 @@ int cmd_synth(const Args& args) {
   if (*seed) spec->seed = static_cast<uint64_t>(**seed);
   if (*layers) spec->n_layer = static_cast<uint32_t>(**layers);
   if (*ctx) spec->n_ctx = static_cast<uint32_t>(**ctx);
+  if (*window) spec->sliding_window = static_cast<uint32_t>(**window);
   if (const auto vocab = p.value("--vocab")) spec->vocab_path = *vocab;
 
   synth::SynthOptions options;
@@ -126,7 +143,8 @@ int cmd_synth(const Args& args) {
   options.cancel = &g_interrupted;
   install_interrupt_handlers();
 
-  std::fprintf(stderr, "hearthctl synth: %s, %s, seed %llu, %u layers, vocabulary %s -> %s\n", spec->preset.c_str(),
+  std::fprintf(stderr, "hearthctl synth: %s %s, %s, seed %llu, %u layers, vocabulary %s -> %s\n", spec->arch.c_str(),
+               spec->preset.c_str(),
                std::string(synth::synth_type_name(spec->type)).c_str(), static_cast<unsigned long long>(spec->seed),
                spec->n_layer, spec->vocab_path.empty() ? "built-in" : spec->vocab_path.c_str(), out->c_str());
   const auto start = std::chrono::steady_clock::now();

@@ -29,7 +29,18 @@ struct ModelConfig {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;
   float norm_rms_eps = 1e-5f;
+  // Since ABI 1.1 (see hearth_model_desc for each field's meaning).
+  uint32_t n_embd_head = 0;       // 0: n_embd / n_head
+  uint32_t n_swa = 0;
+  uint32_t n_ctx_orig = 0;
+  float norm_eps = 1e-5f;
+  float rope_attn_factor = 1.0f;
+  float alibi_max_bias = 0.0f;
+  float clamp_kqv = 0.0f;
 };
+
+// The architectures (general.architecture) Hearth runs, in the order shown to users.
+const std::vector<std::string>& supported_architectures();
 
 // Reads the hyperparameters; errors name the missing or invalid key.
 Result<ModelConfig> read_model_config(const gguf::GgufFile& file);
@@ -38,7 +49,8 @@ Result<ModelConfig> read_model_config(const gguf::GgufFile& file);
 // itself, so it must not outlive the file and is not copyable.
 class ModelDescription {
  public:
-  ModelDescription(const gguf::GgufFile& file, const ModelConfig& config);
+  // n_ctx_seq: the context one sequence may use on this host (0: the model's training context).
+  ModelDescription(const gguf::GgufFile& file, const ModelConfig& config, uint32_t n_ctx_seq = 0);
   ModelDescription(const ModelDescription&) = delete;
   ModelDescription& operator=(const ModelDescription&) = delete;
   const hearth_model_desc& desc() const { return desc_; }

@@ -129,6 +129,74 @@ void parallel_rows(uint64_t n_rows, uint64_t row_length, uint32_t n_threads, con
   for (auto& w : workers) w.join();
 }
 
+// The hyperparameter keys of each family, in the order its converter
+// (convert_hf_to_gguf / conversion/<family>.py, set_gguf_parameters) writes them.
+void add_architecture_metadata(const SynthSpec& s, gguf::GgufWriter& w) {
+  const std::string p = s.arch + ".";
+  if (s.arch == "llama") {
+    w.set_u32(p + "block_count", s.n_layer);
+    w.set_u32(p + "context_length", s.n_ctx);
+    w.set_u32(p + "embedding_length", s.n_embd);
+    w.set_u32(p + "feed_forward_length", s.n_ff);
+    w.set_u32(p + "attention.head_count", s.n_head);
+    w.set_u32(p + "attention.head_count_kv", s.n_head_kv);
+    w.set_f32(p + "rope.freq_base", s.rope_freq_base);
+    w.set_f32(p + "attention.layer_norm_rms_epsilon", s.rms_norm_eps);
+    if (s.sliding_window) w.set_u32(p + "attention.sliding_window", s.sliding_window);
+  } else if (s.arch == "qwen2" || s.arch == "gemma") {
+    w.set_u32(p + "context_length", s.n_ctx);
+    w.set_u32(p + "embedding_length", s.n_embd);
+    w.set_u32(p + "block_count", s.n_layer);
+    w.set_u32(p + "feed_forward_length", s.n_ff);
+    w.set_u32(p + "attention.head_count", s.n_head);
+    w.set_u32(p + "attention.head_count_kv", s.n_head_kv);
+    if (s.arch == "qwen2") w.set_f32(p + "rope.freq_base", s.rope_freq_base);
+    w.set_f32(p + "attention.layer_norm_rms_epsilon", s.rms_norm_eps);
+    if (s.arch == "gemma") {
+      w.set_u32(p + "attention.key_length", s.head_dim());
+      w.set_u32(p + "attention.value_length", s.head_dim());
+    }
+  } else if (s.arch == "phi3") {
+    // The 128k models' original context is 4k of their 128k: a 32x LongRoPE scale.
+    const uint32_t orig = s.long_rope ? std::max(1u, s.n_ctx / 32) : s.n_ctx;
+    w.set_u32(p + "context_length", s.n_ctx);
+    w.set_u32(p + "rope.scaling.original_context_length", orig);
+    w.set_u32(p + "embedding_length", s.n_embd);
+    w.set_u32(p + "feed_forward_length", s.n_ff);
+    w.set_u32(p + "block_count", s.n_layer);
+    w.set_u32(p + "attention.head_count", s.n_head);
+    w.set_u32(p + "attention.head_count_kv", s.n_head_kv);
+    w.set_f32(p + "attention.layer_norm_rms_epsilon", s.rms_norm_eps);
+    w.set_u32(p + "rope.dimension_count", s.head_dim());
+    w.set_f32(p + "rope.freq_base", s.rope_freq_base);
+    // Phi-3-mini-4k writes 2047; llama.cpp (and Hearth) ignore it for phi3.
+    w.set_u32(p + "attention.sliding_window", s.n_ctx - 1);
+    if (s.long_rope) {
+      const double scale = static_cast<double>(s.n_ctx) / orig;
+      w.set_f32(p + "rope.scaling.attn_factor",
+                static_cast<float>(std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(orig)))));
+    }
+  } else if (s.arch == "falcon") {
+    w.set_u32(p + "context_length", s.n_ctx);
+    w.set_string(p + "tensor_data_layout", "jploski");  // the converter's QKV reordering
+    w.set_u32(p + "embedding_length", s.n_embd);
+    w.set_u32(p + "feed_forward_length", s.n_ff);
+    w.set_u32(p + "block_count", s.n_layer);
+    w.set_u32(p + "attention.head_count", s.n_head);
+    w.set_u32(p + "attention.head_count_kv", s.n_head_kv);
+    w.set_f32(p + "attention.layer_norm_epsilon", s.rms_norm_eps);
+  } else if (s.arch == "mpt") {
+    w.set_u32(p + "context_length", s.n_ctx);
+    w.set_u32(p + "embedding_length", s.n_embd);
+    w.set_u32(p + "block_count", s.n_layer);
+    w.set_u32(p + "feed_forward_length", s.n_ff);
+    w.set_u32(p + "attention.head_count", s.n_head);
+    w.set_f32(p + "attention.layer_norm_epsilon", s.rms_norm_eps);
+    if (s.clamp_kqv > 0.0f) w.set_f32(p + "attention.clamp_kqv", s.clamp_kqv);
+    w.set_f32(p + "attention.max_alibi_bias", s.max_alibi_bias);
+  }
+}
+
 // Quantized files are what llama-quantize makes of the F32 file; F32 and
 // F16 ones what convert_hf_to_gguf writes.
 bool is_quantized(SynthType t) { return t != SynthType::kF32 && t != SynthType::kF16; }
@@ -138,7 +206,7 @@ gguf::GgufWriter::RowGenerator make_generator(const PlannedTensor& t, uint64_t s
   const uint64_t key = WeightRng::tensor_key(seed, t.name);
   const uint64_t row_length = t.ne[0];
   const uint64_t row_bytes = *quant::row_bytes(*quant::type_traits(static_cast<uint32_t>(t.type)), row_length);
-  const bool is_norm = t.role == TensorRole::kNorm;
+  const float mean = t.mean;
   const float scale = t.scale;
   const GgmlType type = t.type;
   return [=](uint64_t first_row, uint64_t n_rows, uint8_t* dst) {
@@ -147,7 +215,7 @@ gguf::GgufWriter::RowGenerator make_generator(const PlannedTensor& t, uint64_t s
       std::vector<float> row(row_length);  // [row_length]
       for (uint64_t r = begin; r < end; ++r) {
         WeightRng rng(key, first_row + r);
-        for (float& x : row) x = (is_norm ? 1.0f : 0.0f) + scale * rng.normal();
+        for (float& x : row) x = mean + scale * rng.normal();
         quant::quantize_row(type, row.data(), dst + r * row_bytes, static_cast<int64_t>(row_length));
       }
     });
@@ -159,27 +227,64 @@ gguf::GgufWriter::RowGenerator make_generator(const PlannedTensor& t, uint64_t s
 
 std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab) {
   std::vector<PlannedTensor> out;
-  const uint64_t d = spec.n_embd, kv = spec.n_embd_kv(), ff = spec.n_ff;
+  const uint64_t d = spec.n_embd, kv = spec.n_embd_kv(), ff = spec.n_ff, q = d;
   const float proj = 1.0f / std::sqrt(static_cast<float>(d));
-  const auto add = [&](std::string name, TensorRole role, uint32_t layer, std::vector<uint64_t> ne, float scale) {
+  const auto add = [&](std::string name, TensorRole role, uint32_t layer, std::vector<uint64_t> ne, float scale,
+                       float mean = 0.0f) {
     TensorTypeChoice c = choose_tensor_type(spec.type, role, layer, spec.n_layer, ne[0], name);
-    out.push_back({std::move(name), role, layer, std::move(ne), c.type, std::move(c.fallback_note), scale});
+    out.push_back({std::move(name), role, layer, std::move(ne), c.type, std::move(c.fallback_note), scale, mean});
   };
-  add("token_embd.weight", TensorRole::kTokenEmbd, 0, {d, n_vocab}, 1.0f);
+  // 1-D tensors other than norm weights (biases, rope factors) stay f32 like norms.
+  const auto add_vector = [&](std::string name, uint32_t layer, uint64_t n, float scale, float mean) {
+    add(std::move(name), TensorRole::kNorm, layer, {n}, scale, mean);
+  };
+  const auto add_norm = [&](const std::string& base, uint32_t layer, bool bias) {
+    add(base + ".weight", TensorRole::kNorm, layer, {d}, kNormJitter, 1.0f);
+    if (bias) add_vector(base + ".bias", layer, d, 0.1f, 0.0f);
+  };
+  const std::string& arch = spec.arch;
+  const bool layer_norm_bias = arch == "falcon";
+  const bool fused_qkv = arch == "falcon" || arch == "mpt" || arch == "phi3";
+
+  // A tied table is also the output matrix: 1.5/sqrt(d) keeps logits near
+  // unit scale (with 1, each token's own embedding dominates its logits and
+  // every model just repeats its input).
+  add("token_embd.weight", TensorRole::kTokenEmbd, 0, {d, n_vocab},
+      spec.tied_embeddings ? 1.5f / std::sqrt(static_cast<float>(d)) : 1.0f);
+  // Frequency factors are one tensor for the whole model, written before the
+  // blocks by the converters (Llama 3.1: generate_extra_tensors; phi3 128k).
+  if (spec.rope_freqs) add_vector("rope_freqs.weight", 0, spec.head_dim() / 2, 0.1f, 1.25f);
+  if (spec.long_rope) {
+    add_vector("rope_factors_long.weight", 0, spec.head_dim() / 2, 0.1f, 1.25f);
+    add_vector("rope_factors_short.weight", 0, spec.head_dim() / 2, 0.05f, 1.05f);
+  }
   for (uint32_t l = 0; l < spec.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    add(p + "attn_norm.weight", TensorRole::kNorm, l, {d}, kNormJitter);
-    add(p + "attn_q.weight", TensorRole::kAttnQ, l, {d, d}, proj);
-    add(p + "attn_k.weight", TensorRole::kAttnK, l, {d, kv}, proj);
-    add(p + "attn_v.weight", TensorRole::kAttnV, l, {d, kv}, proj);
-    add(p + "attn_output.weight", TensorRole::kAttnOutput, l, {d, d}, proj);
-    add(p + "ffn_norm.weight", TensorRole::kNorm, l, {d}, kNormJitter);
-    add(p + "ffn_gate.weight", TensorRole::kFfnGate, l, {d, ff}, proj);
-    add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
+    add_norm(p + "attn_norm", l, layer_norm_bias);
+    if (fused_qkv) {
+      add(p + "attn_qkv.weight", TensorRole::kAttnV, l, {d, q + 2 * kv}, proj);
+    } else {
+      add(p + "attn_q.weight", TensorRole::kAttnQ, l, {d, q}, proj);
+      if (arch == "qwen2") add_vector(p + "attn_q.bias", l, q, 0.5f, 0.0f);
+      add(p + "attn_k.weight", TensorRole::kAttnK, l, {d, kv}, proj);
+      if (arch == "qwen2") add_vector(p + "attn_k.bias", l, kv, 0.5f, 0.0f);
+      add(p + "attn_v.weight", TensorRole::kAttnV, l, {d, kv}, proj);
+      if (arch == "qwen2") add_vector(p + "attn_v.bias", l, kv, 0.5f, 0.0f);
+    }
+    add(p + "attn_output.weight", TensorRole::kAttnOutput, l, {q, d}, proj);
+    if (arch != "falcon") add_norm(p + "ffn_norm", l, false);
+    if (arch == "falcon" || arch == "mpt") {
+      add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
+    } else if (arch == "phi3") {
+      add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, 2 * ff}, proj);
+    } else {
+      add(p + "ffn_gate.weight", TensorRole::kFfnGate, l, {d, ff}, proj);
+      add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
+    }
     add(p + "ffn_down.weight", TensorRole::kFfnDown, l, {ff, d}, 1.0f / std::sqrt(static_cast<float>(ff)));
   }
-  add("output_norm.weight", TensorRole::kNorm, 0, {d}, kNormJitter);
-  add("output.weight", TensorRole::kOutput, 0, {d, n_vocab}, proj);
+  add_norm("output_norm", 0, layer_norm_bias);
+  if (!spec.tied_embeddings) add("output.weight", TensorRole::kOutput, 0, {d, n_vocab}, proj);
   if (is_quantized(spec.type)) {
     const auto block = [](const PlannedTensor& t) {
       return t.name.rfind("blk.", 0) == 0 ? static_cast<int64_t>(t.layer) : int64_t{-1};
@@ -209,28 +314,22 @@ Result<SynthReport> write_synthetic_model(const SynthSpec& spec_in, const std::f
   // with llama-quantize gives.
   const bool quantized = is_quantized(spec.type);
   gguf::GgufWriter w;
-  w.set_string("general.architecture", "llama");
+  w.set_string("general.architecture", spec.arch);
   w.set_string("general.type", "model");
   // Say so when the depth differs from the preset's, so the name never
   // claims a shape the file does not have.
   std::string shape = spec.preset;
+  if (spec.arch != "llama") shape += " " + spec.arch;
   if (const auto base = preset(spec.preset); base && base->n_layer != spec.n_layer) {
     shape += ", " + std::to_string(spec.n_layer) + " layers";
   }
   w.set_string("general.name",
                "hearth-synthetic " + shape + " (random weights, seed " + std::to_string(spec.seed) + "; not a trained model)");
   w.set_string("general.size_label", size_label(n_params));
-  w.set_u32("llama.block_count", spec.n_layer);
-  w.set_u32("llama.context_length", spec.n_ctx);
-  w.set_u32("llama.embedding_length", spec.n_embd);
-  w.set_u32("llama.feed_forward_length", spec.n_ff);
-  w.set_u32("llama.attention.head_count", spec.n_head);
-  w.set_u32("llama.attention.head_count_kv", spec.n_head_kv);
-  w.set_f32("llama.rope.freq_base", spec.rope_freq_base);
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", spec.rms_norm_eps);
+  add_architecture_metadata(spec, w);
   if (!quantized) w.set_u32("general.file_type", llama_file_type(spec.type));
-  w.set_u32("llama.vocab_size", spec.n_vocab);
-  w.set_u32("llama.rope.dimension_count", spec.head_dim());
+  if (spec.arch == "llama") w.set_u32("llama.vocab_size", spec.n_vocab);
+  if (spec.arch == "llama") w.set_u32("llama.rope.dimension_count", spec.head_dim());
   if (!quantized) w.set_u32("general.quantization_version", kQuantizationVersion);
   add_vocab(*vocab, w);
   if (quantized) {

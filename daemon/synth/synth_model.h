@@ -31,7 +31,8 @@ struct PlannedTensor {
   std::vector<uint64_t> ne;    // GGUF order: ne[0] is the row length
   quant::GgmlType type;
   std::string fallback_note;   // see TensorTypeChoice
-  float scale = 0;             // standard deviation of the weights (norms: of their deviation from 1)
+  float scale = 0;             // standard deviation of the weights around `mean`
+  float mean = 0;              // 1 for norm weights, the centre of rope factors; 0 otherwise
 };
 
 // The tensors of `spec` with a vocabulary of n_vocab tokens, in file order.
@@ -40,9 +41,13 @@ struct PlannedTensor {
 // then output_norm and output. Quantized types: the order llama-quantize
 // writes, i.e. llama.cpp's weight_name_comparer (tensors outside blocks
 // first, then by block number, each group by name).
+// Other architectures (spec.arch): their converter's names and order, e.g.
+// falcon's attn_norm.bias, attn_qkv, no ffn_norm; phi3's attn_qkv and the
+// stacked [gate; up] ffn_up of 2 * n_ff rows; qwen2's Q/K/V biases; no
+// output.weight where the output is tied.
 // Weight scales: token_embd 1 (a unit-variance residual stream), each
 // projection 1/sqrt(fan_in) (activations keep their scale through a layer),
-// norms 1 ± 0.05.
+// norms 1 ± 0.05, biases 0.5 (QKV) or 0.1 (others), rope factors 1.25 ± 0.1.
 std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab);
 
 struct SynthOptions {

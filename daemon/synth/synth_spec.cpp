@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "synth/synth_model.h"
+
 namespace hearth::synth {
 namespace {
 
@@ -49,7 +51,42 @@ constexpr uint32_t kMaxLayers = 1024;
 // <unk>, <s>, </s> and the 256 byte tokens of the built-in vocabulary.
 constexpr uint32_t kMinBuiltinVocab = 3 + 256;
 
+constexpr std::string_view kArchitectures[] = {"llama", "qwen2", "gemma", "phi3", "falcon", "mpt"};
+
 }  // namespace
+
+std::vector<std::string_view> synth_architectures() {
+  return std::vector<std::string_view>(std::begin(kArchitectures), std::end(kArchitectures));
+}
+
+Status apply_architecture(SynthSpec& s, std::string_view arch) {
+  bool known = false;
+  for (const auto a : kArchitectures) known = known || a == arch;
+  if (!known) {
+    std::string valid;
+    for (const auto a : kArchitectures) valid += (valid.empty() ? "" : ", ") + std::string(a);
+    return Status::error("unknown architecture '" + std::string(arch) + "' (valid: " + valid + ")");
+  }
+  s.arch = std::string(arch);
+  if (arch == "qwen2") {
+    s.rope_freq_base = 1000000.0f;
+    s.rms_norm_eps = 1e-6f;
+  } else if (arch == "gemma") {
+    s.n_head_kv = 1;
+    s.rms_norm_eps = 1e-6f;
+    s.tied_embeddings = true;
+  } else if (arch == "phi3") {
+    s.n_head_kv = s.n_head;
+  } else if (arch == "falcon") {
+    s.n_head_kv = 1;
+    s.n_ff = 4 * s.n_embd;
+  } else if (arch == "mpt") {
+    s.n_head_kv = s.n_head;
+    s.n_ff = 4 * s.n_embd;
+    s.tied_embeddings = true;
+  }
+  return Status::ok();
+}
 
 std::string_view synth_type_name(SynthType t) {
   for (const auto& e : kTypes) {
@@ -119,17 +156,37 @@ Status SynthSpec::validate() const {
                          std::to_string(n_head_kv));
   }
   if (!std::isfinite(rope_freq_base) || rope_freq_base <= 0) return Status::error("RoPE base must be positive");
-  if (!std::isfinite(rms_norm_eps) || rms_norm_eps <= 0) return Status::error("RMS norm epsilon must be positive");
+  if (!std::isfinite(rms_norm_eps) || rms_norm_eps <= 0) return Status::error("norm epsilon must be positive");
+  bool known = false;
+  for (const auto a : kArchitectures) known = known || a == arch;
+  if (!known) return Status::error("unknown architecture '" + arch + "'");
+  if (type != SynthType::kF32 && type != SynthType::kF16 && !quantizable()) {
+    return Status::error("architecture '" + arch + "' is written in f32 or f16 only (quantize the file afterwards)");
+  }
+  if (arch != "llama" && (sliding_window != 0 || rope_freqs)) {
+    return Status::error("sliding window and rope_freqs are llama variants, not '" + arch + "'");
+  }
+  if (long_rope && arch != "phi3") return Status::error("LongRoPE factors are a phi3 variant, not '" + arch + "'");
+  if ((arch == "gemma" || arch == "mpt") && !tied_embeddings) {
+    return Status::error("architecture '" + arch + "' always ties its output to the embeddings");
+  }
+  if (arch == "mpt" && n_head_kv != n_head) {
+    return Status::error("mpt has no grouped-query attention: KV heads must equal heads (" + std::to_string(n_head) + ")");
+  }
+  if (!std::isfinite(clamp_kqv) || clamp_kqv < 0 || !std::isfinite(max_alibi_bias) || max_alibi_bias < 0) {
+    return Status::error("clamp_kqv and max_alibi_bias must be finite and not negative");
+  }
   return Status::ok();
 }
 
 uint64_t parameter_count(const SynthSpec& s) {
-  const uint64_t d = s.n_embd, kv = s.n_embd_kv(), ff = s.n_ff, v = s.n_vocab;
-  const uint64_t per_layer = 2 * d              // attn_norm, ffn_norm
-                             + 2 * d * d        // attn_q, attn_output
-                             + 2 * d * kv       // attn_k, attn_v
-                             + 3 * d * ff;      // ffn_gate, ffn_up, ffn_down
-  return 2 * d * v + d + per_layer * s.n_layer;  // token_embd, output, output_norm
+  uint64_t n = 0;
+  for (const auto& t : plan_tensors(s, s.n_vocab)) {
+    uint64_t elements = 1;
+    for (const uint64_t d : t.ne) elements *= d;
+    n += elements;
+  }
+  return n;
 }
 
 }  // namespace hearth::synth

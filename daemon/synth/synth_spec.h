@@ -40,8 +40,14 @@ std::vector<std::string_view> synth_type_names();
 // The value of general.file_type (llama.cpp's llama_ftype).
 uint32_t llama_file_type(SynthType t);
 
+// The architectures (general.architecture) the generator writes, with
+// llama.cpp's converters' tensor names and metadata: llama, qwen2, gemma,
+// phi3, falcon, mpt.
+std::vector<std::string_view> synth_architectures();
+
 struct SynthSpec {
   std::string preset;        // preset name, recorded in general.name
+  std::string arch = "llama";  // general.architecture (see synth_architectures)
   uint32_t n_embd = 0;
   uint32_t n_layer = 0;
   uint32_t n_head = 0;
@@ -50,7 +56,14 @@ struct SynthSpec {
   uint32_t n_vocab = 0;      // built-in vocabulary size; a vocab file overrides it
   uint32_t n_ctx = 0;        // llama.context_length
   float rope_freq_base = 10000.0f;
-  float rms_norm_eps = 1e-5f;
+  float rms_norm_eps = 1e-5f;  // the norm epsilon (LayerNorm's for falcon and mpt)
+  // Architecture variants (see apply_architecture for each family's defaults).
+  bool tied_embeddings = false;  // no output.weight: token_embd is the output matrix
+  uint32_t sliding_window = 0;   // llama: attention.sliding_window (Mistral); 0: none written
+  bool rope_freqs = false;       // llama: Llama 3.1's rope_freqs.weight frequency factors
+  bool long_rope = false;        // phi3: rope_factors_short/long and rope.scaling.* (the 128k models)
+  float clamp_kqv = 0.0f;        // mpt: attention.clamp_kqv (0: not written)
+  float max_alibi_bias = 8.0f;   // mpt: attention.max_alibi_bias
   SynthType type = SynthType::kF32;
   uint64_t seed = 1;
   // A GGUF whose tokenizer.* metadata is copied (vocab size follows it);
@@ -58,6 +71,7 @@ struct SynthSpec {
   std::string vocab_path;
 
   uint32_t head_dim() const { return n_head ? n_embd / n_head : 0; }
+  bool quantizable() const { return arch == "llama"; }
   uint32_t n_embd_kv() const { return head_dim() * n_head_kv; }
   // Checks the shape is one the Llama graph can run (divisibility, ranges).
   Status validate() const;
@@ -73,6 +87,14 @@ struct SynthSpec {
 //   llama-8b        dim 4096, 32 layers, 32 heads, 8 KV heads, ffn 14336, vocab 128256, ctx 8192,
 //                   rope base 500000 (Llama 3 8B).
 std::optional<SynthSpec> preset(std::string_view name);
+
+// Turns a (llama) spec into `arch`'s shape conventions, as its converter
+// would write a checkpoint of that size: falcon multi-query (1 KV head) with
+// a 4x plain MLP, mpt without KV grouping, 4x MLP and ALiBi, gemma
+// multi-query with tied output, qwen2/phi3 keep the shape. Norm epsilon and
+// rope base follow the family's public checkpoints. Errors name an unknown
+// architecture.
+Status apply_architecture(SynthSpec& spec, std::string_view arch);
 std::vector<std::string_view> preset_names();
 
 // Parameter count of the model the spec describes (for general.size_label).

@@ -1,5 +1,5 @@
 /*
- * Hearth backend plugin ABI, version 1.
+ * Hearth backend plugin ABI, version 1.1.
  *
  * A backend plugin is a shared library (libhearth_backend_<name>.so) that runs
  * models: the host hands it a model's hyperparameters and tensors (pointers
@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define HEARTH_BACKEND_ABI_MAJOR 1
-#define HEARTH_BACKEND_ABI_MINOR 0
+#define HEARTH_BACKEND_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define HEARTH_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -108,6 +108,17 @@ typedef struct hearth_model_desc {
   float norm_rms_eps;
   const hearth_tensor* tensors;
   size_t n_tensors;
+  /* Since ABI 1.1: what architectures beyond plain Llama need. A plugin reads
+   * these only when desc->struct_size covers them; a 1.0 host's shorter
+   * struct means the defaults given here. */
+  uint32_t n_embd_head;      /* size of one Q/K/V head (attention.key_length); 0: n_embd / n_head */
+  uint32_t n_swa;            /* sliding-window attention: a token sees the n_swa latest positions; 0: all */
+  uint32_t n_ctx_orig;       /* rope.scaling.original_context_length (0: n_ctx_train) */
+  uint32_t n_ctx_seq;        /* context one sequence may use on this host (0: n_ctx_train); picks long/short rope factors */
+  float norm_eps;            /* LayerNorm epsilon (attention.layer_norm_epsilon) */
+  float rope_attn_factor;    /* rope.scaling.attn_factor: cos/sin are multiplied by it (0 or 1: none) */
+  float alibi_max_bias;      /* attention.max_alibi_bias: ALiBi position bias when > 0 (MPT) */
+  float clamp_kqv;           /* attention.clamp_kqv: Q, K, V clamped to [-c, c] when > 0 (MPT) */
 } hearth_model_desc;
 
 /* How to run the model. */
@@ -146,6 +157,13 @@ typedef struct hearth_batch {
   const int32_t* const* block_tables; /* [n_seqs] arrays of block indices */
   const uint32_t* block_table_lens;   /* [n_seqs] */
   float* logits;               /* [rows wanted, n_vocab], written by the plugin */
+  /* Since ABI 1.1 (a 1.0 plugin never reads these; the host checks the
+   * plugin's minor before asking). For every entry with want_embeddings[i] != 0,
+   * one row of n_embd floats is written to embeddings, in entry order: the
+   * entry's final hidden state after the output norm (what embedding endpoints
+   * pool). want_embeddings NULL means none. */
+  const uint8_t* want_embeddings; /* [n_entries] or NULL */
+  float* embeddings;              /* [rows wanted, n_embd], written by the plugin */
 } hearth_batch;
 
 /* The plugin's function table. Thread-safety: probe and model_create may be
