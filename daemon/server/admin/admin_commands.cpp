@@ -59,26 +59,30 @@ json::object AdminCommands::handle(const json::object& request, std::vector<Uniq
     log::info("admin: uid " + std::to_string(channel.peer().uid) + " (pid " + std::to_string(channel.peer().pid) +
               "): " + cmd);
   }
+  auto answer = [&](Reply reply) {
+    if (auto* e = std::get_if<CommandError>(&reply)) {
+      if (e->code != code::kBadRequest && e->code != code::kNotFound) log::warning("admin: " + cmd + ": " + e->message);
+      return error_response(id, e->code, e->message);
+    }
+    return ok_response(id, std::move(std::get<json::object>(reply)));
+  };
   try {
-    if (cmd == "status") return ok_response(id, status());
-    if (cmd == "models.list") return ok_response(id, models_list());
-    if (cmd == "models.show") return ok_response(id, models_show(a));
-    if (cmd == "models.import") return ok_response(id, models_import(a, fds));
-    if (cmd == "models.export") return ok_response(id, models_export(a, fds));
-    if (cmd == "models.load") return ok_response(id, models_load(a));
-    if (cmd == "models.unload") return ok_response(id, models_unload(a));
-    if (cmd == "models.rm") return ok_response(id, models_rm(a));
-    if (cmd == "backends.list") return ok_response(id, backends_list());
-    if (cmd == "keys.create") return ok_response(id, keys_create(a));
-    if (cmd == "keys.list") return ok_response(id, keys_list());
-    if (cmd == "keys.revoke") return ok_response(id, keys_revoke(a));
-    if (cmd == "reload") return ok_response(id, reload());
-    if (cmd == "drain") return ok_response(id, set_draining(true));
-    if (cmd == "resume") return ok_response(id, set_draining(false));
-    if (cmd == "generate") return ok_response(id, generate(a, id, channel));
-  } catch (const CommandError& e) {
-    if (e.code != code::kBadRequest && e.code != code::kNotFound) log::warning("admin: " + cmd + ": " + e.message);
-    return error_response(id, e.code, e.message);
+    if (cmd == "status") return answer(status());
+    if (cmd == "models.list") return answer(models_list());
+    if (cmd == "models.show") return answer(models_show(a));
+    if (cmd == "models.import") return answer(models_import(a, fds));
+    if (cmd == "models.export") return answer(models_export(a, fds));
+    if (cmd == "models.load") return answer(models_load(a));
+    if (cmd == "models.unload") return answer(models_unload(a));
+    if (cmd == "models.rm") return answer(models_rm(a));
+    if (cmd == "backends.list") return answer(backends_list());
+    if (cmd == "keys.create") return answer(keys_create(a));
+    if (cmd == "keys.list") return answer(keys_list());
+    if (cmd == "keys.revoke") return answer(keys_revoke(a));
+    if (cmd == "reload") return answer(reload());
+    if (cmd == "drain") return answer(set_draining(true));
+    if (cmd == "resume") return answer(set_draining(false));
+    if (cmd == "generate") return answer(generate(a, id, channel));
   } catch (const std::exception& e) {
     // A third-party library (JSON, filesystem) threw: still an answer, never a crash.
     log::error("admin: " + cmd + ": " + e.what());
@@ -96,7 +100,7 @@ void AdminCommands::set_listen_address(std::string address) {
   listen_address_ = std::move(address);
 }
 
-json::object AdminCommands::status() {
+Reply AdminCommands::status() {
   const ServerConfig config = reloader_.config();
   json::object out;
   out["version"] = HEARTH_VERSION;
@@ -146,7 +150,7 @@ json::object AdminCommands::status() {
   return out;
 }
 
-json::object AdminCommands::backends_list() {
+Reply AdminCommands::backends_list() {
   json::array list;
   std::set<std::string> seen;
   for (const auto& dir : plugin::plugin_search_dirs()) {
@@ -192,46 +196,48 @@ json::object AdminCommands::backends_list() {
   return json::object{{"backends", std::move(list)}, {"search_dirs", std::move(dirs)}};
 }
 
-json::object AdminCommands::keys_create(const RequestArgs& a) {
-  const std::string name = a.required_string("name");
+Reply AdminCommands::keys_create(const RequestArgs& a) {
+  std::string name;
+  HEARTH_ADMIN_TRY(a.required_string("name", &name));
   const auto file = reloader_.config().effective_api_keys_file();
   auto key = ApiKeys::add_key(file, name);
   if (!key) {
-    throw CommandError{key.message().find("already exists") != std::string::npos ? code::kConflict : code::kBadRequest,
+    return CommandError{key.message().find("already exists") != std::string::npos ? code::kConflict : code::kBadRequest,
                        key.message()};
   }
-  if (Status s = reloader_.reload_keys(); !s) throw CommandError{code::kFailed, s.message()};
+  if (Status s = reloader_.reload_keys(); !s) return CommandError{code::kFailed, s.message()};
   return json::object{{"name", name}, {"key", *key}, {"file", file.string()}};
 }
 
-json::object AdminCommands::keys_list() {
+Reply AdminCommands::keys_list() {
   const auto file = reloader_.config().effective_api_keys_file();
   auto keys = ApiKeys::load(file);
-  if (!keys) throw CommandError{code::kFailed, keys.message()};
+  if (!keys) return CommandError{code::kFailed, keys.message()};
   json::array names;
   for (const auto& n : keys->names()) names.push_back(json::value(n));
   return json::object{{"keys", std::move(names)}, {"file", file.string()}};
 }
 
-json::object AdminCommands::keys_revoke(const RequestArgs& a) {
-  const std::string name = a.required_string("name");
+Reply AdminCommands::keys_revoke(const RequestArgs& a) {
+  std::string name;
+  HEARTH_ADMIN_TRY(a.required_string("name", &name));
   const auto file = reloader_.config().effective_api_keys_file();
   if (Status s = revoke_api_key(file, name); !s) {
-    throw CommandError{s.message().rfind("no API key", 0) == 0 ? code::kNotFound : code::kFailed, s.message()};
+    return CommandError{s.message().rfind("no API key", 0) == 0 ? code::kNotFound : code::kFailed, s.message()};
   }
-  if (Status s = reloader_.reload_keys(); !s) throw CommandError{code::kFailed, s.message()};
+  if (Status s = reloader_.reload_keys(); !s) return CommandError{code::kFailed, s.message()};
   return json::object{{"revoked", name}};
 }
 
-json::object AdminCommands::reload() {
+Reply AdminCommands::reload() {
   auto notes = reloader_.reload();
-  if (!notes) throw CommandError{code::kFailed, notes.message()};
+  if (!notes) return CommandError{code::kFailed, notes.message()};
   json::array arr;
   for (const auto& n : *notes) arr.push_back(json::value(n));
   return json::object{{"reloaded", true}, {"notes", std::move(arr)}};
 }
 
-json::object AdminCommands::set_draining(bool on) {
+Reply AdminCommands::set_draining(bool on) {
   draining_.store(on);
   router_.set_draining(on);
   log::info(on ? "draining: new generation requests get 503 with Retry-After; in-flight ones finish"

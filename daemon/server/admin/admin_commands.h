@@ -42,24 +42,23 @@ class AdminCommands : public AdminHandler {
   void set_listen_address(std::string address);
 
  private:
-  using Json = boost::json::object;
-  Json status();
-  Json backends_list();
-  Json keys_create(const RequestArgs& a);
-  Json keys_list();
-  Json keys_revoke(const RequestArgs& a);
-  Json reload();
-  Json set_draining(bool on);
+  Reply status();
+  Reply backends_list();
+  Reply keys_create(const RequestArgs& a);
+  Reply keys_list();
+  Reply keys_revoke(const RequestArgs& a);
+  Reply reload();
+  Reply set_draining(bool on);
   // admin_models.cpp
-  Json models_list();
-  Json models_show(const RequestArgs& a);
-  Json models_import(const RequestArgs& a, std::vector<UniqueFd>& fds);
-  Json models_export(const RequestArgs& a, std::vector<UniqueFd>& fds);
-  Json models_load(const RequestArgs& a);
-  Json models_unload(const RequestArgs& a);
-  Json models_rm(const RequestArgs& a);
-  // admin_generate.cpp: streams {"event":"delta"} lines, returns the result.
-  Json generate(const RequestArgs& a, const boost::json::value& id, AdminChannel& channel);
+  Reply models_list();
+  Reply models_show(const RequestArgs& a);
+  Reply models_import(const RequestArgs& a, std::vector<UniqueFd>& fds);
+  Reply models_export(const RequestArgs& a, std::vector<UniqueFd>& fds);
+  Reply models_load(const RequestArgs& a);
+  Reply models_unload(const RequestArgs& a);
+  Reply models_rm(const RequestArgs& a);
+  // admin_generate.cpp: streams {"event":"delta"} lines, then the result.
+  Reply generate(const RequestArgs& a, const boost::json::value& id, AdminChannel& channel);
 
   ServedModels& models_;
   store::ModelStore& store_;

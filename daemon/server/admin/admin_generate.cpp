@@ -119,14 +119,16 @@ std::string error_message(const std::string& body) {
 
 }  // namespace
 
-json::object AdminCommands::generate(const RequestArgs& a, const json::value& id, AdminChannel& channel) {
-  const std::string endpoint = a.optional_string("endpoint").value_or("chat.completions");
+Reply AdminCommands::generate(const RequestArgs& a, const json::value& id, AdminChannel& channel) {
+  std::optional<std::string> endpoint_arg;
+  HEARTH_ADMIN_TRY(a.optional_string("endpoint", &endpoint_arg));
+  const std::string endpoint = endpoint_arg.value_or("chat.completions");
   if (endpoint != "chat.completions" && endpoint != "completions") {
-    throw CommandError{code::kBadRequest, "\"endpoint\" must be \"chat.completions\" or \"completions\""};
+    return CommandError{code::kBadRequest, "\"endpoint\" must be \"chat.completions\" or \"completions\""};
   }
   const auto* body = a.raw().if_contains("body");
   if (!body || !body->is_object()) {
-    throw CommandError{code::kBadRequest, "missing field \"body\" (an OpenAI request object, e.g. "
+    return CommandError{code::kBadRequest, "missing field \"body\" (an OpenAI request object, e.g. "
                                           "{\"model\":..., \"messages\":[...]})"};
   }
   json::object request_body = body->as_object();
@@ -179,13 +181,13 @@ json::object AdminCommands::generate(const RequestArgs& a, const json::value& id
     if (channel.peer_gone()) {
       // Cancels the sequences; nobody is left to answer.
       stream->peer_gone();
-      throw CommandError{code::kFailed, "the client went away; generation cancelled"};
+      return CommandError{code::kFailed, "the client went away; generation cancelled"};
     }
   }
   if (stream->status() >= 400) {
-    throw CommandError{code_for_status(stream->status()), error_message(stream->final_body())};
+    return CommandError{code_for_status(stream->status()), error_message(stream->final_body())};
   }
-  if (!stream_error.empty()) throw CommandError{code::kFailed, stream_error};
+  if (!stream_error.empty()) return CommandError{code::kFailed, stream_error};
   return json::object{{"text", text}, {"finish_reason", finish}, {"usage", usage}};
 }
 

@@ -44,7 +44,7 @@ CommandError store_error(const Status& s) {
 
 }  // namespace
 
-json::object AdminCommands::models_list() {
+Reply AdminCommands::models_list() {
   json::array out;
   const auto served = models_.describe();
   auto serving = [&](const std::string& name, const std::string& digest) -> const ModelInstanceInfo* {
@@ -77,8 +77,9 @@ json::object AdminCommands::models_list() {
   return json::object{{"models", std::move(out)}};
 }
 
-json::object AdminCommands::models_show(const RequestArgs& a) {
-  const std::string ref = a.required_string("model");
+Reply AdminCommands::models_show(const RequestArgs& a) {
+  std::string ref;
+  HEARTH_ADMIN_TRY(a.required_string("model", &ref));
   json::object out{{"model", ref}};
   std::string path;
   auto stored = store_.find(ref);
@@ -94,7 +95,7 @@ json::object AdminCommands::models_show(const RequestArgs& a) {
     }
   }
   if (!stored && instances.empty()) {
-    throw CommandError{code::kNotFound, "unknown model '" + ref + "': neither served nor in the store (" +
+    return CommandError{code::kNotFound, "unknown model '" + ref + "': neither served nor in the store (" +
                                             stored.message() + ")"};
   }
   out["instances"] = std::move(instances);
@@ -123,53 +124,59 @@ json::object AdminCommands::models_show(const RequestArgs& a) {
   return out;
 }
 
-json::object AdminCommands::models_import(const RequestArgs& a, std::vector<UniqueFd>& fds) {
-  const auto path = a.optional_string("path");
-  const auto name = a.optional_string("name");
-  const std::string expect = a.optional_string("expect_digest").value_or("");
+Reply AdminCommands::models_import(const RequestArgs& a, std::vector<UniqueFd>& fds) {
+  std::optional<std::string> path, name, expect_digest;
+  HEARTH_ADMIN_TRY(a.optional_string("path", &path));
+  HEARTH_ADMIN_TRY(a.optional_string("name", &name));
+  HEARTH_ADMIN_TRY(a.optional_string("expect_digest", &expect_digest));
+  const std::string expect = expect_digest.value_or("");
   UniqueFd own;
   int fd = -1;
   if (!fds.empty()) {
     fd = fds[0].get();  // hearthctl passes the file it opened with its own permissions
   } else {
-    if (!path) throw CommandError{code::kBadRequest, "models.import needs \"path\" or a file descriptor"};
+    if (!path) return CommandError{code::kBadRequest, "models.import needs \"path\" or a file descriptor"};
     if (path->empty() || (*path)[0] != '/') {
-      throw CommandError{code::kBadRequest, "\"path\" must be absolute (the daemon's working directory is not yours)"};
+      return CommandError{code::kBadRequest, "\"path\" must be absolute (the daemon's working directory is not yours)"};
     }
     own = UniqueFd(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
-    if (own.get() < 0) throw CommandError{code::kFailed, *path + ": cannot open: " + std::strerror(errno)};
+    if (own.get() < 0) return CommandError{code::kFailed, *path + ": cannot open: " + std::strerror(errno)};
     fd = own.get();
   }
   const std::string source = path.value_or("(file descriptor)");
   const std::string model_name = name.value_or(path ? store::default_model_name(*path) : "");
-  if (model_name.empty()) throw CommandError{code::kBadRequest, "missing field \"name\" (no path to take it from)"};
+  if (model_name.empty()) return CommandError{code::kBadRequest, "missing field \"name\" (no path to take it from)"};
   auto imported = store_.import_fd(fd, source, model_name, expect);
   if (!imported) {
     const bool conflict = imported.message().find("already names") != std::string::npos;
-    throw CommandError{conflict ? code::kConflict : code::kFailed, imported.message()};
+    return CommandError{conflict ? code::kConflict : code::kFailed, imported.message()};
   }
   return stored_json(*imported);
 }
 
-json::object AdminCommands::models_export(const RequestArgs& a, std::vector<UniqueFd>& fds) {
-  const std::string ref = a.required_string("model");
+Reply AdminCommands::models_export(const RequestArgs& a, std::vector<UniqueFd>& fds) {
+  std::string ref;
+  HEARTH_ADMIN_TRY(a.required_string("model", &ref));
   if (fds.empty()) {
-    throw CommandError{code::kBadRequest,
+    return CommandError{code::kBadRequest,
                        "models.export needs a writable file descriptor sent with the request (SCM_RIGHTS)"};
   }
   auto copied = store_.copy_to_fd(ref, fds[0].get());
-  if (!copied) throw store_error(copied.status());
-  if (::fsync(fds[0].get()) != 0) throw CommandError{code::kFailed, std::string("fsync of the export failed: ") + std::strerror(errno)};
+  if (!copied) return store_error(copied.status());
+  if (::fsync(fds[0].get()) != 0) return CommandError{code::kFailed, std::string("fsync of the export failed: ") + std::strerror(errno)};
   return stored_json(*copied);
 }
 
-json::object AdminCommands::models_load(const RequestArgs& a) {
-  const std::string ref = a.required_string("model");
-  const auto as_name = a.optional_string("name");
-  const auto backend = a.optional_string("backend");
-  const auto context = a.optional_int("context", 16, 1 << 20);
-  const auto parallel = a.optional_int("parallel", 1, 256);
-  const auto threads = a.optional_int("threads", 0, 1024);
+Reply AdminCommands::models_load(const RequestArgs& a) {
+  std::string ref;
+  std::optional<std::string> as_name, backend;
+  std::optional<int64_t> context, parallel, threads;
+  HEARTH_ADMIN_TRY(a.required_string("model", &ref));
+  HEARTH_ADMIN_TRY(a.optional_string("name", &as_name));
+  HEARTH_ADMIN_TRY(a.optional_string("backend", &backend));
+  HEARTH_ADMIN_TRY(a.optional_int("context", 16, 1 << 20, &context));
+  HEARTH_ADMIN_TRY(a.optional_int("parallel", 1, 256, &parallel));
+  HEARTH_ADMIN_TRY(a.optional_int("threads", 0, 1024, &threads));
   const ServerConfig config = reloader_.config();
 
   // What to load: a store model, else the file of a served model (reloading
@@ -197,13 +204,13 @@ json::object AdminCommands::models_load(const RequestArgs& a) {
       if (as_name) e.name = *as_name;
       if (!m.store_ref.empty()) {
         auto s = store_.find(m.store_ref);
-        if (!s) throw store_error(s.status());
+        if (!s) return store_error(s.status());
         e.path = s->path;
         digest = s->digest;
       }
     }
     if (e.path.empty()) {
-      throw CommandError{code::kNotFound, "unknown model '" + ref +
+      return CommandError{code::kNotFound, "unknown model '" + ref +
                                               "': not in the store, not served and not in the config file "
                                               "(import it first: hearthctl models import FILE)"};
     }
@@ -214,14 +221,14 @@ json::object AdminCommands::models_load(const RequestArgs& a) {
     e.threads = base->threads;
     e.context = base->context;
   }
-  if (Status s = store::validate_model_name(e.name); !s) throw CommandError{code::kBadRequest, s.message()};
+  if (Status s = store::validate_model_name(e.name); !s) return CommandError{code::kBadRequest, s.message()};
   if (backend) e.backend = *backend;
   if (context) e.context = static_cast<uint32_t>(*context);
   if (parallel) e.parallel = static_cast<uint32_t>(*parallel);
   if (threads) e.threads = static_cast<uint32_t>(*threads);
   const bool replacing = models_.entry(e.name).has_value();
   if (Status s = models_.load(e, config, digest); !s) {
-    throw CommandError{code::kFailed, s.message() + (replacing ? " (the running instance keeps serving)" : "")};
+    return CommandError{code::kFailed, s.message() + (replacing ? " (the running instance keeps serving)" : "")};
   }
   for (const auto& m : models_.describe()) {
     if (m.name == e.name && m.state == "serving") {
@@ -233,25 +240,27 @@ json::object AdminCommands::models_load(const RequestArgs& a) {
   return json::object{{"name", e.name}, {"replaced", replacing}};
 }
 
-json::object AdminCommands::models_unload(const RequestArgs& a) {
-  const std::string name = a.required_string("model");
-  if (Status s = models_.unload(name); !s) throw CommandError{code::kNotFound, s.message()};
+Reply AdminCommands::models_unload(const RequestArgs& a) {
+  std::string name;
+  HEARTH_ADMIN_TRY(a.required_string("model", &name));
+  if (Status s = models_.unload(name); !s) return CommandError{code::kNotFound, s.message()};
   return json::object{{"unloaded", name}};
 }
 
-json::object AdminCommands::models_rm(const RequestArgs& a) {
-  const std::string ref = a.required_string("model");
+Reply AdminCommands::models_rm(const RequestArgs& a) {
+  std::string ref;
+  HEARTH_ADMIN_TRY(a.required_string("model", &ref));
   auto stored = store_.find(ref);
-  if (!stored) throw store_error(stored.status());
+  if (!stored) return store_error(stored.status());
   // Removing the file under a running model would not free its memory and
   // would leave it serving something the store no longer lists.
   if (models_.uses_digest(stored->digest)) {
-    throw CommandError{code::kConflict, "model '" + stored->name + "' (" + stored->digest +
+    return CommandError{code::kConflict, "model '" + stored->name + "' (" + stored->digest +
                                             ") is loaded; unload it first (hearthctl models unload " +
                                             stored->name + ")"};
   }
   auto removed = store_.remove(stored->name);
-  if (!removed) throw store_error(removed.status());
+  if (!removed) return store_error(removed.status());
   return json::object{{"removed", removed->name}, {"digest", removed->digest}};
 }
 

@@ -12,8 +12,11 @@
 #include <boost/json.hpp>
 
 #include <cstddef>
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace hearth::server::admin {
 
@@ -49,41 +52,58 @@ inline boost::json::object error_response(const boost::json::value& id, const st
   return o;
 }
 
-// An error a command handler raises: the protocol code and the message.
+// A command's failure: the protocol code and the message.
 struct CommandError {
   std::string code;
   std::string message;
 };
 
-// Typed access to a request's arguments; a wrong type or a missing required
-// field throws CommandError{bad_request} naming the field.
+// A command's outcome: its result object, or why it failed.
+using Reply = std::variant<boost::json::object, CommandError>;
+
+// Returns from the enclosing Reply-returning function when `expr` (an
+// std::optional<CommandError>) holds an error.
+#define HEARTH_ADMIN_TRY(expr)              \
+  do {                                      \
+    if (auto admin_err_ = (expr)) {         \
+      return std::move(*admin_err_);        \
+    }                                       \
+  } while (0)
+
+// Typed access to a request's arguments. Each reader returns the
+// bad_request error naming the field when it is missing (required readers)
+// or of the wrong type or range, and leaves *out alone then.
 class RequestArgs {
  public:
   explicit RequestArgs(const boost::json::object& o) : o_(o) {}
 
-  std::string required_string(const char* key) const {
-    auto v = optional_string(key);
-    if (!v || v->empty()) throw CommandError{code::kBadRequest, std::string("missing field \"") + key + "\" (a string)"};
-    return *v;
+  std::optional<CommandError> required_string(const char* key, std::string* out) const {
+    std::optional<std::string> v;
+    if (auto e = optional_string(key, &v)) return e;
+    if (!v || v->empty()) return CommandError{code::kBadRequest, std::string("missing field \"") + key + "\" (a string)"};
+    *out = std::move(*v);
+    return std::nullopt;
   }
-  std::optional<std::string> optional_string(const char* key) const {
+  std::optional<CommandError> optional_string(const char* key, std::optional<std::string>* out) const {
     const auto* v = o_.if_contains(key);
     if (!v || v->is_null()) return std::nullopt;
-    if (!v->is_string()) throw CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be a string"};
-    return std::string(v->as_string());
+    if (!v->is_string()) return CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be a string"};
+    *out = std::string(v->as_string());
+    return std::nullopt;
   }
-  std::optional<int64_t> optional_int(const char* key, int64_t min, int64_t max) const {
+  std::optional<CommandError> optional_int(const char* key, int64_t min, int64_t max, std::optional<int64_t>* out) const {
     const auto* v = o_.if_contains(key);
     if (!v || v->is_null()) return std::nullopt;
     if (!v->is_int64() && !v->is_uint64()) {
-      throw CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be an integer"};
+      return CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be an integer"};
     }
     const int64_t n = v->is_int64() ? v->as_int64() : static_cast<int64_t>(std::min<uint64_t>(v->as_uint64(), INT64_MAX));
     if (n < min || n > max) {
-      throw CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be from " +
-                                                std::to_string(min) + " to " + std::to_string(max)};
+      return CommandError{code::kBadRequest, std::string("field \"") + key + "\" must be from " + std::to_string(min) +
+                                                 " to " + std::to_string(max)};
     }
-    return n;
+    *out = n;
+    return std::nullopt;
   }
   const boost::json::object& raw() const { return o_; }
 
