@@ -50,6 +50,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # (useradd) is Priority: required, systemd only recommended: the package
 # also works where hearthd runs without it.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# procps: /bin/kill for the unit's ExecReload= (not in a minimal Debian).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/installer/debian/conffiles"

@@ -60,6 +60,7 @@ if ((inside)); then
   check "hearthd.service enabled (not started)" test -L "$root/etc/systemd/system/multi-user.target.wants/hearthd.service"
   check "hearthd --check-config passes on the shipped config" in_root /usr/sbin/hearthd --check-config
   check "hearthd --version" in_root /usr/sbin/hearthd --version
+  check "ExecReload's /bin/kill is there" test -x "$root/bin/kill"
 
   echo "== hearthd as the service user, shipped config"
   install -d -o "$(in_root id -u hearth)" -g "$(in_root id -g hearth)" "$root/run/hearth"  # RuntimeDirectory=
@@ -120,13 +121,27 @@ mkdir -p "$work"
 rm -rf "$work/pkg" "$work/bundles" "$work/root"
 mkdir -p "$work/pkg" "$work/bundles"
 
+echo "== an installed binary never loads plugins from its build tree"
+moved=$(mktemp -d /tmp/hearth-moved.XXXXXX)  # outside the build tree (which holds $work)
+trap 'rm -rf "$moved"' EXIT
+cp "$build/daemon/ctl/hearthctl" "$moved/hearthctl"
+env -u HEARTH_PLUGIN_DIR "$build/daemon/ctl/hearthctl" synth --preset tiny --type q8_0 --out "$moved/tiny.gguf" >/dev/null 2>&1
+generate() { env -u HEARTH_PLUGIN_DIR "$1" generate --model "$moved/tiny.gguf" --prompt hi --max-tokens 1 --temperature 0 2>&1; }
+generates() { generate "$1" >/dev/null; }
+check "hearthctl in the build tree finds the built plugin" generates "$build/daemon/ctl/hearthctl"
+if [[ ! -e /usr/lib/hearth/plugins/libhearth_backend_cpu.so ]]; then
+  moved_out=$(generate "$moved/hearthctl" || true)
+  check "a copy outside the build tree looks only in /usr/lib/hearth/plugins" \
+    bash -c '[[ $1 == *"searched /usr/lib/hearth/plugins)"* && $1 != *"$2"* ]]' _ "$moved_out" "$build/plugins"
+fi
+
 echo "== cpack"
 (cd "$work/pkg" && cpack -G DEB --config "$build/CPackConfig.cmake" >cpack.log 2>&1) || { cat "$work/pkg/cpack.log"; exit 1; }
 deb=$(ls "$work"/pkg/hearth_*.deb)
 echo "built $(basename "$deb"): $(du -h "$deb" | cut -f1)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for lib in libc6 libstdc++6 libssl3 libsystemd0 libboost-json1.81.0 libpcre2-8-0; do
+for lib in libc6 libstdc++6 libssl3 libsystemd0 libboost-json1.81.0 libpcre2-8-0 procps; do
   check "Depends names $lib" grep -q "$lib" <<<"$depends"
 done
 contents=$(dpkg-deb -c "$deb")

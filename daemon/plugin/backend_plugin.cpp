@@ -43,7 +43,13 @@ Status check_abi_compatible(uint32_t plugin_major, uint32_t plugin_minor) {
 std::vector<std::filesystem::path> plugin_search_dirs() {
   std::vector<std::filesystem::path> dirs;
   if (const char* env = std::getenv("HEARTH_PLUGIN_DIR"); env && *env) dirs.emplace_back(env);
-  dirs.emplace_back(HEARTH_BUILD_PLUGIN_DIR);
+  // The build tree's plugins only for binaries running from that build tree:
+  // an installed hearthd or hearthctl (often run as root) must never load code
+  // from wherever it was once built, a path anyone may create on the machine.
+  const std::filesystem::path build_root = std::filesystem::path(HEARTH_BUILD_PLUGIN_DIR).parent_path();
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.string().rfind(build_root.string() + "/", 0) == 0) dirs.emplace_back(HEARTH_BUILD_PLUGIN_DIR);
   dirs.emplace_back(HEARTH_INSTALL_PLUGIN_DIR);
   return dirs;
 }

@@ -58,7 +58,8 @@ class BackendPlugin {
 };
 
 // Where plugins are looked for, in order: $HEARTH_PLUGIN_DIR, the build
-// tree's plugin folder, then the installed plugin folder.
+// tree's plugin folder (only for a binary running from inside that build
+// tree), then the installed plugin folder.
 std::vector<std::filesystem::path> plugin_search_dirs();
 
 // Checks a plugin's ABI version against the host's; exposed for tests.
