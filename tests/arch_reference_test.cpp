@@ -220,7 +220,12 @@ INSTANTIATE_TEST_SUITE_P(
         Family{"phi3_long_rope", "phi3", "ggml-vocab-phi-3.gguf", true,
                [](synth::SynthSpec& s) { s.long_rope = true; }},
         Family{"falcon", "falcon", "ggml-vocab-falcon.gguf", false, nullptr},
-        Family{"mpt", "mpt", "ggml-vocab-mpt.gguf", false, [](synth::SynthSpec& s) { s.clamp_kqv = 1.5f; }}),
+        Family{"mpt", "mpt", "ggml-vocab-mpt.gguf", false, [](synth::SynthSpec& s) { s.clamp_kqv = 1.5f; }},
+        // F16 weights: both engines multiply them with f16-rounded activations.
+        Family{"qwen2_f16", "qwen2", "", false, [](synth::SynthSpec& s) { s.type = synth::SynthType::kF16; }},
+        Family{"falcon_f16", "falcon", "ggml-vocab-falcon.gguf", false,
+               [](synth::SynthSpec& s) { s.type = synth::SynthType::kF16; }},
+        Family{"gemma_f16", "gemma", "", false, [](synth::SynthSpec& s) { s.type = synth::SynthType::kF16; }}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace
