@@ -40,7 +40,7 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const std::filesystem::pa
   if (!probe) return probe.status();
   if (!probe->usable) return Status::error("backend '" + o.backend + "' is not usable here: " + probe->reason);
 
-  m->description_ = std::make_unique<ModelDescription>(*m->file_, m->config_, n_ctx);
+  m->description_ = std::make_unique<ModelDescription>(*m->file_, m->config_);
   hearth_model_options opts{};
   opts.struct_size = sizeof(opts);
   opts.n_threads = o.n_threads;
@@ -54,19 +54,30 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const std::filesystem::pa
 }
 
 Status LoadedModel::forward(std::span<const BatchEntry> entries, std::span<const std::vector<int32_t>*> tables,
-                            std::vector<float>& logits) {
+                            std::vector<float>& logits, std::vector<float>* embeddings) {
   const size_t n = entries.size();
   tokens_.resize(n);
   positions_.resize(n);
   seq_ids_.resize(n);
   want_.resize(n);
-  size_t rows = 0;
+  want_embedding_.resize(n);
+  size_t rows = 0, embedding_rows = 0;
   for (size_t i = 0; i < n; ++i) {
     tokens_[i] = entries[i].token;
     positions_[i] = entries[i].position;
     seq_ids_[i] = entries[i].seq;
     want_[i] = entries[i].want_logits ? 1 : 0;
+    want_embedding_[i] = entries[i].want_embedding ? 1 : 0;
     rows += want_[i];
+    embedding_rows += want_embedding_[i];
+  }
+  if (embedding_rows > 0) {
+    if (!embeddings) return Status::error("the batch wants embeddings but no output was given for them");
+    if (!supports_embeddings()) {
+      return Status::error("backend plugin '" + plugin_->name() + "' implements ABI 1." +
+                           std::to_string(plugin_->abi_minor()) + ", which cannot return embeddings (needs 1.1)");
+    }
+    embeddings->resize(embedding_rows * config_.n_embd);
   }
   table_ptrs_.resize(tables.size());
   table_lens_.resize(tables.size());
@@ -86,8 +97,14 @@ Status LoadedModel::forward(std::span<const BatchEntry> entries, std::span<const
   b.block_tables = table_ptrs_.data();
   b.block_table_lens = table_lens_.data();
   b.logits = logits.data();
+  if (embedding_rows > 0) {
+    b.want_embeddings = want_embedding_.data();
+    b.embeddings = embeddings->data();
+  }
   return plugin_->take_error(plugin_->api().model_forward(model_, &b));
 }
+
+bool LoadedModel::supports_embeddings() const { return plugin_->abi_minor() >= 1; }
 
 Result<hearth_model_stats> LoadedModel::stats() const {
   hearth_model_stats s{};

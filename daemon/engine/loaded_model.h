@@ -36,6 +36,7 @@ struct BatchEntry {
   int32_t position;
   int32_t seq;        // index into the block tables passed with the batch
   bool want_logits;
+  bool want_embedding = false;  // the entry's final hidden state (after the output norm)
 };
 
 class LoadedModel {
@@ -53,9 +54,14 @@ class LoadedModel {
   KvBlockPool& kv_blocks() { return kv_blocks_; }
 
   // Runs the entries (at most max_batch_tokens) and writes one row of n_vocab
-  // logits per entry that wants them, in entry order, into `logits`.
+  // logits per entry that wants them, in entry order, into `logits`; and,
+  // where `embeddings` is given, one row of n_embd hidden-state values per
+  // entry that wants an embedding.
   Status forward(std::span<const BatchEntry> entries, std::span<const std::vector<int32_t>*> block_tables,
-                 std::vector<float>& logits);
+                 std::vector<float>& logits, std::vector<float>* embeddings = nullptr);
+
+  // Whether the backend can return hidden states (plugin ABI >= 1.1).
+  bool supports_embeddings() const;
 
   Result<hearth_model_stats> stats() const;
 
@@ -74,7 +80,7 @@ class LoadedModel {
 
   // Reused for every forward call.
   std::vector<int32_t> tokens_, positions_, seq_ids_;
-  std::vector<uint8_t> want_;
+  std::vector<uint8_t> want_, want_embedding_;
   std::vector<const int32_t*> table_ptrs_;
   std::vector<uint32_t> table_lens_;
 };

@@ -99,7 +99,7 @@ test('errors: bad key 401, unknown model 404, malformed JSON 400', async () => {
 test('16 concurrent streams each get exactly their own tokens', async () => {
   const prompts = Array.from({ length: 16 }, (_, i) => `Story number ${i}:`);
   const single = [];
-  for (const prompt of prompts.slice(0, 4)) {
+  for (const prompt of prompts) {
     single.push((await client.completions.create({ model, prompt, max_tokens: 12, temperature: 0 })).choices[0].text);
   }
   const texts = await Promise.all(prompts.map(async (prompt) => {
@@ -108,7 +108,7 @@ test('16 concurrent streams each get exactly their own tokens', async () => {
     for await (const c of s) t += c.choices[0]?.text ?? '';
     return t;
   }));
-  for (let i = 0; i < 4; ++i) assert.equal(texts[i], single[i], `stream ${i}`);
+  for (let i = 0; i < prompts.length; ++i) assert.equal(texts[i], single[i], `stream ${i}`);
   const metrics = (await raw('/metrics', { headers: { authorization: `Bearer ${process.env.HEARTH_KEY}` } })).body;
   const m = metrics.match(/hearth_scheduler_multi_sequence_steps_total\{model="[^"]+"\} (\d+)/);
   assert.ok(m && Number(m[1]) > 0, 'metrics show steps that batched several sequences');
