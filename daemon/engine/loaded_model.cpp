@@ -40,7 +40,7 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const std::filesystem::pa
   if (!probe) return probe.status();
   if (!probe->usable) return Status::error("backend '" + o.backend + "' is not usable here: " + probe->reason);
 
-  m->description_ = std::make_unique<ModelDescription>(*m->file_, m->config_);
+  m->description_ = std::make_unique<ModelDescription>(*m->file_, m->config_, n_ctx);
   hearth_model_options opts{};
   opts.struct_size = sizeof(opts);
   opts.n_threads = o.n_threads;

@@ -108,6 +108,17 @@ typedef struct hearth_model_desc {
   float norm_rms_eps;
   const hearth_tensor* tensors;
   size_t n_tensors;
+  /* Since ABI 1.1: what architectures beyond plain Llama need. A plugin reads
+   * these only when desc->struct_size covers them; a 1.0 host's shorter
+   * struct means the defaults given here. */
+  uint32_t n_embd_head;      /* size of one Q/K/V head (attention.key_length); 0: n_embd / n_head */
+  uint32_t n_swa;            /* sliding-window attention: a token sees the n_swa latest positions; 0: all */
+  uint32_t n_ctx_orig;       /* rope.scaling.original_context_length (0: n_ctx_train) */
+  uint32_t n_ctx_seq;        /* context one sequence may use on this host (0: n_ctx_train); picks long/short rope factors */
+  float norm_eps;            /* LayerNorm epsilon (attention.layer_norm_epsilon) */
+  float rope_attn_factor;    /* rope.scaling.attn_factor: cos/sin are multiplied by it (0 or 1: none) */
+  float alibi_max_bias;      /* attention.max_alibi_bias: ALiBi position bias when > 0 (MPT) */
+  float clamp_kqv;           /* attention.clamp_kqv: Q, K, V clamped to [-c, c] when > 0 (MPT) */
 } hearth_model_desc;
 
 /* How to run the model. */
