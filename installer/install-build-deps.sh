@@ -12,7 +12,7 @@ packages=(
 
 # systemd unit checks and the Debian package tests (cpack, dpkg-shlibdeps,
 # a clean Debian 12 root in a network namespace).
-packages+=(systemd dpkg-dev mmdebstrap iproute2)
+packages+=(systemd systemd-container dpkg-dev mmdebstrap iproute2)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,11 +9,14 @@
 #      every file in place, the service user, the unit enabled,
 #      `hearthd --check-config` passes on the shipped config, and hearthd run
 #      as the service user serves (plugin found in /usr/lib/hearth/plugins);
-#   4. reinstalling the same .deb, then a newer version's bundle whose
+#   4. booted with systemd-nspawn, the installed unit runs under real
+#      systemd 252: start (READY), sandbox exposure, reload, watchdog restart
+#      of a frozen daemon, clean stop (package_systemd_selftest.sh);
+#   5. reinstalling the same .deb, then a newer version's bundle whose
 #      default config changed, keeps the admin's config, keys and model store;
-#   5. remove keeps config and state; purge removes them and the user.
+#   6. remove keeps config and state; purge removes them and the user.
 # usage: package_install_test.sh SOURCE_DIR BUILD_DIR WORK_DIR
-# Needs root, cpack, dpkg-dev, mmdebstrap (installer/install-build-deps.sh)
+# Needs root, cpack, dpkg-dev, mmdebstrap, systemd-container (installer/install-build-deps.sh)
 # and, for the first run, the Debian mirror; skips (77) where they are absent.
 set -euo pipefail
 
@@ -34,7 +37,7 @@ check() {  # check DESCRIPTION COMMAND...
 # ---------------------------------------------------------------- inside ----
 # Runs in the private namespaces: $root is a fresh copy of the base root.
 if ((inside)); then
-  root=$2 deb=$3 bundle1=$4 bundle2=$5
+  root=$2 deb=$3 bundle1=$4 bundle2=$5 selftest=$6
   in_root() { chroot "$root" "$@"; }
   mount -t proc proc "$root/proc"
   mount -t devpts -o newinstance devpts "$root/dev/pts" 2>/dev/null || true  # apt logs through a pty
@@ -79,6 +82,34 @@ if ((inside)); then
   if ((fail)); then sed 's/^/  hearthd: /' "$root/tmp/hearthd.log"; fi
   check "API keys file created, owned by hearth" test "$(in_root stat -c %U /var/lib/hearth/api-keys 2>/dev/null)" = hearth
   check "the admin socket went to group hearth-admin" bash -c "! grep -q 'cannot give the admin socket' '$root/tmp/hearthd.log'"
+
+  echo "== the installed unit under real systemd (systemd-nspawn boots the root)"
+  if command -v systemd-nspawn >/dev/null; then
+    install -m 0755 "$selftest" "$root/usr/local/sbin/hearth-selftest"
+    printf '[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/hearth-selftest\n' \
+      >"$root/etc/systemd/system/hearth-selftest.service"
+    ln -s /etc/systemd/system/hearth-selftest.service "$root/etc/systemd/system/multi-user.target.wants/"
+    umount "$root/dev/pts" 2>/dev/null || true
+    umount "$root/proc"
+    # No machined or bus on the host: no registration, no scope unit.
+    timeout 240 systemd-nspawn -q -D "$root" -b --private-network --register=no --keep-unit \
+      --console=read-only -M hearth-pkgtest >"$root.nspawn.log" 2>&1 || true
+    mount -t proc proc "$root/proc"
+    rm -f "$root/etc/systemd/system/hearth-selftest.service" "$root/etc/systemd/system/multi-user.target.wants/hearth-selftest.service"
+    if [[ -f $root/root/selftest.result ]]; then
+      while read -r line; do
+        echo "$line"
+        [[ $line == FAIL* ]] && fail=$((fail + 1))
+      done <"$root/root/selftest.result"
+    fi
+    check "the in-container checks ran to the end" grep -qx done "$root/root/selftest.result"
+    if ((fail)); then
+      tail -40 "$root.nspawn.log"
+      sed 's/^/  selftest: /' "$root/root/selftest.log" | tail -80
+    fi
+  else
+    echo "SKIP - systemd-nspawn not installed (systemd-container): the unit was not run under real systemd"
+  fi
 
   echo "== upgrades keep config, keys and the model store"
   echo "# site change: kept across upgrades" >>"$root/etc/hearth/hearth.toml"
@@ -178,7 +209,8 @@ tar -C "$work/root" -xf "$base"
 
 echo "== inside a private mount + network namespace"
 rc=0
-unshare --mount --net --fork bash "${BASH_SOURCE[0]}" --inside "$work/root" "$deb" "$bundle1" "$bundle2" || rc=$?
-rm -rf "$work/root"
+unshare --mount --net --fork bash "${BASH_SOURCE[0]}" --inside "$work/root" "$deb" "$bundle1" "$bundle2" \
+  "$src/tests/package_systemd_selftest.sh" || rc=$?
+rm -rf "$work/root" "$work/root.nspawn.log"
 if ((fail || rc)); then echo "FAILED"; exit 1; fi
 echo "OK"
