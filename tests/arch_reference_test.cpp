@@ -216,6 +216,8 @@ INSTANTIATE_TEST_SUITE_P(
                [](synth::SynthSpec& s) { s.sliding_window = 4096; }},
         Family{"qwen2", "qwen2", "", false, nullptr},
         Family{"gemma", "gemma", "", false, nullptr},
+        // Gemma 7B's shape: heads wider than n_embd / n_head (here 4 x 32 over 64).
+        Family{"gemma_wide_heads", "gemma", "", false, [](synth::SynthSpec& s) { s.key_length = 32; }},
         Family{"phi3", "phi3", "ggml-vocab-phi-3.gguf", true, nullptr},
         Family{"phi3_long_rope", "phi3", "ggml-vocab-phi-3.gguf", true,
                [](synth::SynthSpec& s) { s.long_rope = true; }},

@@ -6,7 +6,11 @@
 // written by the synth generator; no testdata needed).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstddef>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -17,6 +21,7 @@
 #include "engine/model_config.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "plugin/backend_plugin.h"
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
 
@@ -133,6 +138,13 @@ TEST_F(ArchTest, ReadsEachFamilysMetadata) {
   auto m = config_of(write(mistral, "mistral"));
   ASSERT_TRUE(m) << m.message();
   EXPECT_EQ(m->n_swa, 4096u);
+
+  synth::SynthSpec gemma = small("gemma");
+  gemma.key_length = 32;
+  auto g = config_of(write(gemma, "gemma-wide"));
+  ASSERT_TRUE(g) << g.message();
+  EXPECT_EQ(g->n_embd_head, 32u);
+  EXPECT_EQ(g->n_rot, 32u);
 
   synth::SynthSpec phi3 = small("phi3");
   phi3.long_rope = true;
@@ -288,6 +300,66 @@ TEST_F(ArchTest, RefusesBadArchitectureMetadata) {
   auto y = config_of(dir_ / "yarn2.gguf");
   ASSERT_FALSE(y);
   EXPECT_NE(y.message().find("rope.scaling.type 'yarn' is not supported"), std::string::npos) << y.message();
+}
+
+// A host built against ABI 1.0 passes the shorter description: the plugin
+// must not read past it (the fields below are set to nonsense to prove it),
+// runs Llama as before, and refuses a LayerNorm family with a reason rather
+// than guessing its epsilon.
+TEST_F(ArchTest, AnAbi10DescriptionIsReadOnlyAsFarAsItGoes) {
+  auto plugin = plugin::BackendPlugin::load_by_name("cpu");
+  ASSERT_TRUE(plugin) << plugin.message();
+  hearth_model_options o{};
+  o.struct_size = sizeof(o);
+  o.n_threads = 1;
+  o.kv_block_tokens = 16;
+  o.n_kv_blocks = 4;
+  o.max_batch_tokens = 16;
+  for (const std::string arch : {"llama", "falcon"}) {
+    SCOPED_TRACE(arch);
+    auto f = gguf::GgufFile::open(write(small(arch), arch), gguf::LoadMode::kRead);
+    ASSERT_TRUE(f);
+    auto c = read_model_config(**f);
+    ASSERT_TRUE(c) << c.message();
+    ModelDescription md(**f, *c, 64);
+    hearth_model_desc d = md.desc();
+    d.struct_size = offsetof(hearth_model_desc, n_embd_head);
+    d.n_embd_head = 7;
+    d.n_swa = 1;
+    d.clamp_kqv = -1.0f;
+    d.alibi_max_bias = NAN;
+    hearth_model* m = nullptr;
+    const Status s = (*plugin)->take_error((*plugin)->api().model_create(&d, &o, &m));
+    if (arch == "llama") {
+      EXPECT_TRUE(s) << s.message();
+      if (m) (*plugin)->api().model_destroy(m);
+    } else {
+      ASSERT_FALSE(s);
+      EXPECT_NE(s.message().find("architecture 'falcon': LayerNorm epsilon"), std::string::npos) << s.message();
+    }
+  }
+}
+
+TEST_F(ArchTest, HearthctlSynthWritesEachArchitecture) {
+  const auto run = [](const std::string& args) {
+    const int raw = std::system((std::string(HEARTHCTL_PATH) + " synth " + args + " 2>/dev/null").c_str());
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  };
+  const fs::path out = dir_ / "cli-falcon.gguf";
+  ASSERT_EQ(run("--preset tiny --type f16 --arch falcon --layers 1 --out " + out.string()), 0);
+  auto c = config_of(out);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->architecture, "falcon");
+  EXPECT_EQ(c->n_head_kv, 1u);
+  EXPECT_EQ(c->n_ff, 4 * c->n_embd);
+  EXPECT_TRUE(LoadedModel::load(out, options()));
+  const fs::path mistral = dir_ / "cli-mistral.gguf";
+  ASSERT_EQ(run("--preset tiny --type f32 --sliding-window 64 --out " + mistral.string()), 0);
+  EXPECT_EQ(config_of(mistral)->n_swa, 64u);
+  EXPECT_EQ(run("--preset tiny --type f32 --arch gptj --out " + (dir_ / "x.gguf").string()), 2);
+  EXPECT_EQ(run("--preset tiny --type q4_0 --arch mpt --out " + (dir_ / "y.gguf").string()), 1);
+  EXPECT_FALSE(fs::exists(dir_ / "x.gguf"));
+  EXPECT_FALSE(fs::exists(dir_ / "y.gguf"));
 }
 
 TEST_F(ArchTest, SynthRefusesVariantsOfOtherFamilies) {

@@ -227,7 +227,7 @@ gguf::GgufWriter::RowGenerator make_generator(const PlannedTensor& t, uint64_t s
 
 std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab) {
   std::vector<PlannedTensor> out;
-  const uint64_t d = spec.n_embd, kv = spec.n_embd_kv(), ff = spec.n_ff, q = d;
+  const uint64_t d = spec.n_embd, kv = spec.n_embd_kv(), ff = spec.n_ff, q = spec.n_embd_q();
   const float proj = 1.0f / std::sqrt(static_cast<float>(d));
   const auto add = [&](std::string name, TensorRole role, uint32_t layer, std::vector<uint64_t> ne, float scale,
                        float mean = 0.0f) {
@@ -243,6 +243,11 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
     if (bias) add_vector(base + ".bias", layer, d, 0.1f, 0.0f);
   };
   const std::string& arch = spec.arch;
+  // Gemma multiplies the embeddings by sqrt(n_embd), so with a tied output
+  // each token's own embedding would dominate the residual stream and every
+  // position would predict its input token; blocks writing 3x larger keep the
+  // predictions spread (real checkpoints get there by training).
+  const float residual_gain = arch == "gemma" ? 3.0f : 1.0f;
   const bool layer_norm_bias = arch == "falcon";
   const bool fused_qkv = arch == "falcon" || arch == "mpt" || arch == "phi3";
 
@@ -271,7 +276,8 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
       add(p + "attn_v.weight", TensorRole::kAttnV, l, {d, kv}, proj);
       if (arch == "qwen2") add_vector(p + "attn_v.bias", l, kv, 0.5f, 0.0f);
     }
-    add(p + "attn_output.weight", TensorRole::kAttnOutput, l, {q, d}, proj);
+    add(p + "attn_output.weight", TensorRole::kAttnOutput, l, {q, d},
+        residual_gain / std::sqrt(static_cast<float>(q)));
     if (arch != "falcon") add_norm(p + "ffn_norm", l, false);
     if (arch == "falcon" || arch == "mpt") {
       add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
@@ -281,7 +287,7 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
       add(p + "ffn_gate.weight", TensorRole::kFfnGate, l, {d, ff}, proj);
       add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
     }
-    add(p + "ffn_down.weight", TensorRole::kFfnDown, l, {ff, d}, 1.0f / std::sqrt(static_cast<float>(ff)));
+    add(p + "ffn_down.weight", TensorRole::kFfnDown, l, {ff, d}, residual_gain / std::sqrt(static_cast<float>(ff)));
   }
   add_norm("output_norm", 0, layer_norm_bias);
   if (!spec.tied_embeddings) add("output.weight", TensorRole::kOutput, 0, {d, n_vocab}, proj);

@@ -145,7 +145,9 @@ Status SynthSpec::validate() const {
   HEARTH_RETURN_IF_ERROR(range("feed-forward length", n_ff, 1, 4 * kMaxDim));
   HEARTH_RETURN_IF_ERROR(range("context length", n_ctx, 1, 1u << 24));
   if (vocab_path.empty()) HEARTH_RETURN_IF_ERROR(range("vocabulary size", n_vocab, kMinBuiltinVocab, kMaxSynthVocab));
-  if (n_embd % n_head != 0) {
+  HEARTH_RETURN_IF_ERROR(range("key length", key_length, 0, 1u << 16));
+  if (key_length != 0 && arch != "gemma") return Status::error("key_length is a gemma variant, not '" + arch + "'");
+  if (key_length == 0 && n_embd % n_head != 0) {
     return Status::error("embedding length " + std::to_string(n_embd) + " is not a multiple of the head count " +
                          std::to_string(n_head));
   }

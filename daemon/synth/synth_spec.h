@@ -70,7 +70,12 @@ struct SynthSpec {
   // empty: the built-in byte-fallback vocabulary of n_vocab tokens.
   std::string vocab_path;
 
-  uint32_t head_dim() const { return n_head ? n_embd / n_head : 0; }
+  // gemma: attention.key_length, a head size other than n_embd / n_head
+  // (Gemma 7B: 16 heads of 256 over 3072); 0: n_embd / n_head.
+  uint32_t key_length = 0;
+
+  uint32_t head_dim() const { return key_length ? key_length : (n_head ? n_embd / n_head : 0); }
+  uint32_t n_embd_q() const { return head_dim() * n_head; }
   bool quantizable() const { return arch == "llama"; }
   uint32_t n_embd_kv() const { return head_dim() * n_head_kv; }
   // Checks the shape is one the Llama graph can run (divisibility, ranges).

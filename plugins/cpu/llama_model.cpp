@@ -25,7 +25,7 @@ constexpr int64_t kRowsPerTask = 16;
 // passed the shorter struct.
 struct DescExtras {
   uint32_t n_embd_head = 0, n_swa = 0, n_ctx_orig = 0, n_ctx_seq = 0;
-  float norm_eps = 1e-5f, rope_attn_factor = 1.0f, alibi_max_bias = 0.0f, clamp_kqv = 0.0f;
+  float norm_eps = 0.0f, rope_attn_factor = 1.0f, alibi_max_bias = 0.0f, clamp_kqv = 0.0f;  // norm_eps 0: unknown
 };
 
 DescExtras extras_of(const hearth_model_desc& d) {

@@ -1,6 +1,7 @@
 // The CPU backend's ABI v1 entry point and function table: the only code of
 // this plugin that the host calls. Every entry catches everything, so no C++
 // exception ever crosses into the host.
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -62,7 +63,10 @@ hearth_error* cpu_model_create(const hearth_model_desc* desc, const hearth_model
                                hearth_model** out) {
   try {
     if (!desc || !options || !out) return make_error("model_create: null argument");
-    if (desc->struct_size < sizeof(hearth_model_desc) || options->struct_size < sizeof(hearth_model_options)) {
+    // A 1.0 host's description ends at n_tensors; LlamaModel reads the 1.1
+    // fields only when struct_size covers them.
+    if (desc->struct_size < offsetof(hearth_model_desc, n_embd_head) ||
+        options->struct_size < sizeof(hearth_model_options)) {
       return make_error("model_create: descriptor struct too small for ABI 1.0");
     }
     auto model = hearth::cpu::LlamaModel::create(*desc, *options);
@@ -86,7 +90,8 @@ void cpu_model_destroy(hearth_model* model) { delete model; }
 hearth_error* cpu_model_forward(hearth_model* model, const hearth_batch* batch) {
   try {
     if (!model || !batch) return make_error("forward: null argument");
-    if (batch->struct_size < sizeof(hearth_batch)) return make_error("forward: batch struct too small");
+    // A 1.0 host's batch ends at logits (LlamaModel::wanted_embeddings checks the rest).
+    if (batch->struct_size < offsetof(hearth_batch, want_embeddings)) return make_error("forward: batch struct too small");
     hearth::Status s = model->impl->forward(*batch);
     return s ? nullptr : make_error("forward: " + s.message());
   } catch (const std::exception& e) {
