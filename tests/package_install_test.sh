@@ -200,7 +200,7 @@ bundle2=$(ls "$work"/bundles2/hearth_*-offline.tar.gz)
 base="$work/debian12-minbase-systemd.tar"
 if [[ ! -f $base ]]; then
   echo "== bootstrapping a minimal Debian 12 root (once; cached as $base)"
-  mmdebstrap --variant=minbase --include=systemd --mode=root bookworm "$base.part" >"$work/mmdebstrap.log" 2>&1 ||
+  mmdebstrap --variant=minbase --include=systemd --mode=root --format=tar bookworm "$base.part" >"$work/mmdebstrap.log" 2>&1 ||
     { tail -20 "$work/mmdebstrap.log"; echo "FAIL - cannot bootstrap Debian 12 (no mirror reachable?)"; exit 1; }
   mv "$base.part" "$base"
 fi

@@ -51,7 +51,22 @@ check "systemd recorded the watchdog timeout" bash -c "journalctl -u hearthd.ser
 rm -rf /run/systemd/system/hearthd.service.d
 systemctl daemon-reload
 
+# Socket activation: systemd holds port 8443; the first connection starts
+# hearthd, which serves on the inherited socket (binding 8443 itself would
+# fail while systemd holds it).
+systemctl stop hearthd.service
+check "hearthd.socket starts" systemctl start hearthd.socket
+check "the service waits for a connection" test "$(prop ActiveState)" = inactive
+(exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null
+for _ in $(seq 1 60); do
+  [[ $(prop ActiveState) == active ]] && break
+  sleep 0.5
+done
+check "a connection to 8443 starts hearthd on systemd's socket" test "$(prop ActiveState)/$(prop SubState)" = active/running
+check "connections are served after activation" bash -c '(exec 3<>/dev/tcp/127.0.0.1/8443)'
+
 check "systemctl stop: clean exit" systemctl stop hearthd.service
+systemctl stop hearthd.socket
 check "stopped, result success" test "$(prop ActiveState)/$(prop Result)" = inactive/success
 journalctl -u hearthd.service --no-pager | tail -60
 echo done >>"$result"
