@@ -119,7 +119,7 @@ TEST_F(QuantizeReference, SyntheticLlamaEveryTypeByteIdenticalWithLlamaQuantize)
   auto spec = synth::preset("tiny");
   ASSERT_TRUE(spec);
   spec->type = synth::SynthType::kF32;
-  spec->n_layer = 8;  // enough layers for use_more_bits to pick some and skip others
+  spec->n_layer = 4;  // use_more_bits(l, 4) picks layers 2 and 3 and skips 0 and 1
   const fs::path in = dir_ / "tiny-f32.gguf";
   auto written = synth::write_synthetic_model(*spec, in);
   ASSERT_TRUE(written) << written.message();
@@ -128,6 +128,18 @@ TEST_F(QuantizeReference, SyntheticLlamaEveryTypeByteIdenticalWithLlamaQuantize)
                  QuantFileType::kQ4_K_M, QuantFileType::kQ5_K_M}) {
     expect_same_as_llama_quantize(in, t);
   }
+}
+
+// F16 input: rows are widened to f32 exactly, as llama-quantize does.
+TEST_F(QuantizeReference, SyntheticLlamaFromF16ByteIdenticalWithLlamaQuantize) {
+  REQUIRE_LLAMA_CPP("llama-quantize");
+  auto spec = synth::preset("tiny");
+  ASSERT_TRUE(spec);
+  spec->type = synth::SynthType::kF16;
+  const fs::path in = dir_ / "tiny-f16.gguf";
+  auto written = synth::write_synthetic_model(*spec, in);
+  ASSERT_TRUE(written) << written.message();
+  for (auto t : {QuantFileType::kQ8_0, QuantFileType::kQ5_K_M}) expect_same_as_llama_quantize(in, t);
 }
 
 // Outputs llama-quantize cannot make (legacy types with f16 fallbacks) load

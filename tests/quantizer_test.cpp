@@ -401,7 +401,32 @@ TEST_F(QuantizerTest, F16AndBf16InputsQuantizeLikeTheirValues) {
     // bf16 keeps 8 significant bits, f16 11.
     const auto errors = check_round_trip(dir_ / "out.gguf", input == GgmlType::BF16 ? 4e-3 : 5e-4);
     // The 40-column tensor falls back to f16: for an f16 input that is a copy.
-    if (input == GgmlType::F16) EXPECT_LT(errors.at("blk.1.ffn_down.weight"), 1e-3);
+    if (input == GgmlType::F16) {
+      EXPECT_LT(errors.at("blk.1.ffn_down.weight"), 1e-3);
+    }
+  }
+}
+
+// A file with its own general.alignment keeps it, so readers find the data.
+TEST_F(QuantizerTest, KeepsTheInputsAlignment) {
+  gguf::GgufWriter w(64);
+  w.set_string("general.architecture", "llama");
+  const auto v = known_values("blk.0.attn_q.weight", 256 * 3);
+  std::vector<uint8_t> bytes(v.size() * 4);
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_q.weight", GgmlType::F32, {256, 3}, bytes));
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_k.weight", GgmlType::F32, {256, 3}, bytes));
+  ASSERT_TRUE(w.write_file(dir_ / "in.gguf"));
+  ASSERT_TRUE(quantize(dir_ / "in.gguf", dir_ / "out.gguf", QuantFileType::kQ4_0));
+  auto out = gguf::GgufFile::open(dir_ / "out.gguf");
+  ASSERT_TRUE(out) << out.message();
+  EXPECT_EQ((*out)->alignment(), 64u);
+  EXPECT_EQ(*(*out)->get_uint("general.alignment").value(), 64u);
+  for (const auto& t : (*out)->tensors()) {
+    EXPECT_EQ(t.offset % 64, 0u) << t.name;
+    std::vector<float> got(256);
+    quant::dequantize_row(t.type.type, t.data, got.data(), 256);
+    EXPECT_NEAR(got[5], v[5], 0.03) << t.name;  // row 0 decodes to the input's values
   }
 }
 
@@ -500,6 +525,14 @@ TEST_F(QuantizerTest, SplitModelPartIsRefused) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.message().find("split model"), std::string::npos) << r.message();
   EXPECT_EQ(stray_files({"part.gguf"}), std::vector<std::string>{});
+}
+
+TEST_F(QuantizerTest, FileWithoutTensorsIsRefused) {
+  HEARTH_REQUIRE_TESTDATA(vocab, "vocab/ggml-vocab-llama-spm.gguf");
+  auto r = quantize(vocab, dir_ / "out.gguf", QuantFileType::kQ8_0);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("has no tensors"), std::string::npos) << r.message();
+  EXPECT_EQ(stray_files({}), std::vector<std::string>{});
 }
 
 TEST_F(QuantizerTest, OutputDirectoryMissingOrADirectory) {

@@ -31,6 +31,26 @@ std::string valid_types() {
 
 double mb(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
+// Progress on stderr: a line redrawn in place on a terminal, one line per
+// tenth otherwise (so logs stay short).
+class Progress {
+ public:
+  Progress() : tty_(::isatty(STDERR_FILENO) == 1) {}
+  void update(uint64_t done, uint64_t total) {
+    const int pct = total ? static_cast<int>(done * 100 / total) : 100;
+    const int step = tty_ ? 1 : 10;
+    if (pct / step == last_ / step) return;
+    last_ = pct;
+    std::fprintf(stderr, tty_ ? "\r  %3d%%  %.1f / %.1f MB" : "  %3d%%  %.1f / %.1f MB\n", pct, mb(done), mb(total));
+    if (tty_ && pct == 100) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+  int last_ = -1;
+};
+
 // Set by SIGINT/SIGTERM so an interrupted write removes its temporary file
 // instead of leaving it behind. Lock-free, so async-signal-safe.
 std::atomic<bool> g_interrupted{false};
@@ -70,7 +90,7 @@ int cmd_quantize(const Args& args) {
   }
   auto threads = p.integer("--threads", 1, 1024);
   if (!threads) {
-    std::fprintf(stderr, "hearthctl quantize: %s\n", threads.message().c_str());
+    std::fprintf(stderr, "hearthctl quantize: %s\n%s", threads.message().c_str(), kUsage);
     return kExitUsage;
   }
 
@@ -80,6 +100,8 @@ int cmd_quantize(const Args& args) {
   options.on_fallback = [](const std::string& line) {
     std::fprintf(stderr, "hearthctl quantize: warning: %s\n", line.c_str());
   };
+  Progress progress;
+  options.progress = [&progress](uint64_t done, uint64_t total) { progress.update(done, total); };
   options.cancel = &g_interrupted;
   install_interrupt_handlers();
 

@@ -92,6 +92,9 @@ Result<std::vector<TensorPlan>> plan_quantization(const gguf::GgufFile& in, Quan
     return Status::error(src + ": is one part of a split model (split.count = " + std::to_string(**split_count) +
                          "); merge the parts first (llama-gguf-split --merge)");
   }
+  if (in.tensors().empty()) {
+    return Status::error(src + ": has no tensors (a vocabulary-only file?); nothing to quantize");
+  }
   for (const auto& t : in.tensors()) {
     if (t.type.block_size > 1) {
       return Status::error(src + ": is already quantized (tensor '" + t.name + "' is " + std::string(t.type.name) +

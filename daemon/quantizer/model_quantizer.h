@@ -35,7 +35,7 @@ struct TensorPlan {
 
 // The tensors of the output in the order they are written, and their types.
 // Errors: an input that is already quantized, a split (sharded) file, a
-// tensor type that cannot be converted.
+// file without tensors, a tensor type that cannot be converted.
 Result<std::vector<TensorPlan>> plan_quantization(const gguf::GgufFile& input, QuantFileType type);
 
 struct QuantizeOptions {

@@ -21,6 +21,7 @@ uint64_t row_bytes_of(GgmlType t, uint64_t n) {
 
 // One worker's share: rows [first, first + count) of the tensor.
 Status convert_range(const gguf::TensorInfo& src, GgmlType to, uint64_t first, uint64_t count, uint8_t* dst) {
+  if (count == 0) return Status::ok();
   const uint64_t n = src.ne[0];
   const uint64_t src_row = row_bytes_of(src.type.type, n);
   const uint64_t dst_row = row_bytes_of(to, n);
