@@ -24,6 +24,7 @@
 #include "quantizer/model_quantizer.h"
 #include "quantizer/tensor_type_mix.h"
 #include "support/testdata.h"
+#include "synth/tensor_type_mix.h"
 
 namespace hearth::quantizer {
 namespace {
@@ -217,6 +218,20 @@ TEST(TensorTypeMixTest, MixesBumpTheSensitiveTensors) {
   // Mixtral-style 8 experts: attn_v and attn_k in q8_0.
   m.n_expert = 8;
   EXPECT_EQ(mix(QuantFileType::kQ4_K_M, TensorCategory::kAttnK, 3), GgmlType::Q8_0);
+}
+
+// The synthetic-model generator takes its types from the same rules.
+TEST(TensorTypeMixTest, SynthUsesTheSameRules) {
+  using synth::SynthType;
+  using synth::TensorRole;
+  EXPECT_EQ(synth::choose_tensor_type(SynthType::kQ4_K_M, TensorRole::kAttnV, 3, 8, 4096, "v").type,
+            mix_type(QuantFileType::kQ4_K_M, {"llama", 8, 8, 0, false, false}, TensorCategory::kAttnV, 3, 3, 4096));
+  EXPECT_EQ(synth::choose_tensor_type(SynthType::kQ4_K_M, TensorRole::kTokenEmbd, 0, 8, 4096, "t").type,
+            GgmlType::Q4_K);
+  // Tied embeddings: token_embd is the output projection.
+  EXPECT_EQ(synth::choose_tensor_type(SynthType::kQ4_K_M, TensorRole::kTokenEmbd, 0, 8, 4096, "t", true).type,
+            GgmlType::Q6_K);
+  EXPECT_EQ(synth::choose_tensor_type(SynthType::kQ8_0, TensorRole::kFfnDown, 0, 8, 172, "d").type, GgmlType::F16);
 }
 
 TEST(TensorTypeMixTest, FallbacksFitTheRowLength) {

@@ -34,20 +34,20 @@ TensorCategory category(TensorRole role) {
 }  // namespace
 
 TensorTypeChoice choose_tensor_type(SynthType type, TensorRole role, uint32_t layer, uint32_t n_layer,
-                                    uint64_t row_length, const std::string& name) {
+                                    uint64_t row_length, const std::string& name, bool tied_embeddings) {
   // Norms stay f32 in every llama.cpp file type (the converter keeps 1-D
   // tensors f32 and the quantizer only touches 2-D ones).
   if (role == TensorRole::kNorm || type == SynthType::kF32) return {GgmlType::F32, {}};
   // F16 is a conversion, not a quantization: no mix, every 2-D weight f16.
   if (type == SynthType::kF16) return {GgmlType::F16, {}};
 
-  // A synthetic Llama has an untied output, one attn_v per layer, and its
-  // tensors in layer order, so llama.cpp's counters are the layer index.
+  // A synthetic Llama has one attn_v per layer and its tensors in layer
+  // order, so llama.cpp's counters are the layer index.
   quantizer::ModelFacts model;
   model.arch = "llama";
   model.n_layer = n_layer;
   model.n_attention_wv = n_layer;
-  model.tied_embeddings = false;
+  model.tied_embeddings = tied_embeddings;
   const GgmlType t = quantizer::mix_type(file_type(type), model, category(role), layer, layer, row_length);
   return quantizer::fit_row_length(t, row_length, name);
 }

@@ -34,8 +34,10 @@ using quantizer::TensorTypeChoice;
 using quantizer::use_more_bits;
 
 // `layer` is the block index (ignored for non-block tensors); `row_length`
-// is ne[0]. `name` only labels the fallback note.
+// is ne[0]. `name` only labels the fallback note. `tied_embeddings`: the
+// model has no output.weight, so token_embd is the output projection and
+// gets the output's type (as in llama-quantize).
 TensorTypeChoice choose_tensor_type(SynthType type, TensorRole role, uint32_t layer, uint32_t n_layer,
-                                    uint64_t row_length, const std::string& name);
+                                    uint64_t row_length, const std::string& name, bool tied_embeddings = false);
 
 }  // namespace hearth::synth
