@@ -550,6 +550,43 @@ TEST_F(QuantizerTest, FileWithoutTensorsIsRefused) {
   EXPECT_EQ(stray_files({}), std::vector<std::string>{});
 }
 
+TEST_F(QuantizerTest, IntegerWeightsCannotBeConverted) {
+  gguf::GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  ASSERT_TRUE(w.add_tensor("blk.0.attn_q.weight", GgmlType::I32, {64, 4}, std::vector<uint8_t>(64 * 4 * 4, 1)));
+  ASSERT_TRUE(w.write_file(dir_ / "int.gguf"));
+  auto r = quantize(dir_ / "int.gguf", dir_ / "out.gguf", QuantFileType::kQ8_0);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("tensor 'blk.0.attn_q.weight' has type i32, which cannot be converted to q8_0"),
+            std::string::npos)
+      << r.message();
+  EXPECT_EQ(stray_files({"int.gguf"}), std::vector<std::string>{});
+}
+
+// Hostile files: random corruption of a valid header either still parses
+// (and quantizes) or fails with a message; it never crashes and never
+// leaves a partial output.
+TEST_F(QuantizerTest, CorruptedHeadersNeverCrash) {
+  write_known_model(dir_ / "in.gguf");
+  const std::string good = read_bytes(dir_ / "in.gguf");
+  std::mt19937 rng(7);
+  int failed = 0;
+  for (int i = 0; i < 150; ++i) {
+    std::string bad = good;
+    for (int k = 0; k < 3; ++k) bad[rng() % 700] = static_cast<char>(rng());
+    std::ofstream(dir_ / "bad.gguf", std::ios::binary | std::ios::trunc).write(bad.data(), bad.size());
+    auto r = quantize(dir_ / "bad.gguf", dir_ / "out.gguf", QuantFileType::kQ4_K_M);
+    if (!r) {
+      ++failed;
+      EXPECT_FALSE(r.message().empty());
+      EXPECT_FALSE(fs::exists(dir_ / "out.gguf")) << r.message();
+    }
+    fs::remove(dir_ / "out.gguf");
+    EXPECT_EQ(stray_files({"in.gguf", "bad.gguf"}), std::vector<std::string>{});
+  }
+  EXPECT_GT(failed, 0);  // the corruption did reach fields that are checked
+}
+
 TEST_F(QuantizerTest, OutputDirectoryMissingOrADirectory) {
   write_known_model(dir_ / "in.gguf");
   auto r = quantize(dir_ / "in.gguf", dir_ / "no" / "such" / "out.gguf", QuantFileType::kQ8_0);
