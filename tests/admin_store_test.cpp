@@ -160,6 +160,7 @@ TEST_F(StoreTest, NonGgufAndEmptyFilesAndDirectoriesAreRefused) {
   std::ofstream(empty).flush();
   expect_refused(empty, "empty", "the file is empty");
   expect_refused(dir_, "dir", "is a directory");
+  expect_refused("/dev/zero", "zeros", "is not a regular file");
 }
 
 TEST_F(StoreTest, ExpectedDigestMismatchIsRefused) {

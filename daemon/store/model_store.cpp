@@ -231,6 +231,8 @@ Result<StoredModel> ModelStore::import_fd(int fd, const std::string& source, con
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::error(source + ": cannot stat: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) return Status::error(source + ": is a directory, not a GGUF file");
+  // A device or pipe (/dev/zero, a FIFO) could stream without end into the store.
+  if (!S_ISREG(st.st_mode)) return Status::error(source + ": is not a regular file");
 
   std::string tmp = (root_ / "tmp" / "import-XXXXXX").string();
   const int out = ::mkostemp(tmp.data(), O_CLOEXEC);

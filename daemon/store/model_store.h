@@ -47,7 +47,7 @@ class ModelStore {
   // names the file.
   static Result<std::unique_ptr<ModelStore>> open(const std::filesystem::path& state_dir);
 
-  // Imports the GGUF read from `fd` (read to its end; not closed) under
+  // Imports the GGUF read from `fd` (a regular file, read to its end; not closed) under
   // `name`. `source` only labels the entry and the error messages. A name
   // already holding the same content succeeds and changes nothing; a name
   // holding other content is refused. `expect_digest`, when given, must
