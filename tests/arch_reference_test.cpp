@@ -222,7 +222,15 @@ INSTANTIATE_TEST_SUITE_P(
         Family{"phi3_long_rope", "phi3", "ggml-vocab-phi-3.gguf", true,
                [](synth::SynthSpec& s) { s.long_rope = true; }},
         Family{"falcon", "falcon", "ggml-vocab-falcon.gguf", false, nullptr},
+        // Falcon-40B: grouped KV heads and a separate attention norm.
+        Family{"falcon_40b_layout", "falcon", "ggml-vocab-falcon.gguf", false,
+               [](synth::SynthSpec& s) {
+                 s.n_head_kv = 2;
+                 s.falcon_two_norms = true;
+               }},
         Family{"mpt", "mpt", "ggml-vocab-mpt.gguf", false, [](synth::SynthSpec& s) { s.clamp_kqv = 1.5f; }},
+        // MPT with no_bias = false: biases on the fused QKV, the output and the MLP, and LayerNorm biases.
+        Family{"mpt_biases", "mpt", "ggml-vocab-mpt.gguf", false, [](synth::SynthSpec& s) { s.mpt_biases = true; }},
         // F16 weights: both engines multiply them with f16-rounded activations.
         Family{"qwen2_f16", "qwen2", "", false, [](synth::SynthSpec& s) { s.type = synth::SynthType::kF16; }},
         Family{"falcon_f16", "falcon", "ggml-vocab-falcon.gguf", false,

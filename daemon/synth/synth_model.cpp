@@ -231,7 +231,7 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
   const float proj = 1.0f / std::sqrt(static_cast<float>(d));
   const auto add = [&](std::string name, TensorRole role, uint32_t layer, std::vector<uint64_t> ne, float scale,
                        float mean = 0.0f) {
-    TensorTypeChoice c = choose_tensor_type(spec.type, role, layer, spec.n_layer, ne[0], name);
+    TensorTypeChoice c = choose_tensor_type(spec.type, role, layer, spec.n_layer, ne[0], name, spec.tied_embeddings);
     out.push_back({std::move(name), role, layer, std::move(ne), c.type, std::move(c.fallback_note), scale, mean});
   };
   // 1-D tensors other than norm weights (biases, rope factors) stay f32 like norms.
@@ -248,7 +248,10 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
   // position would predict its input token; blocks writing 3x larger keep the
   // predictions spread (real checkpoints get there by training).
   const float residual_gain = arch == "gemma" ? 3.0f : 1.0f;
-  const bool layer_norm_bias = arch == "falcon";
+  const bool layer_norm_bias = arch == "falcon" || spec.mpt_biases;
+  const auto add_bias = [&](const std::string& weight, uint32_t layer, uint64_t n, float scale) {
+    if (spec.mpt_biases) add_vector(weight + ".bias", layer, n, scale, 0.0f);
+  };
   const bool fused_qkv = arch == "falcon" || arch == "mpt" || arch == "phi3";
 
   // A tied table is also the output matrix: 1.5/sqrt(d) keeps logits near
@@ -266,8 +269,10 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
   for (uint32_t l = 0; l < spec.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add_norm(p + "attn_norm", l, layer_norm_bias);
+    if (spec.falcon_two_norms) add_norm(p + "attn_norm_2", l, true);
     if (fused_qkv) {
       add(p + "attn_qkv.weight", TensorRole::kAttnV, l, {d, q + 2 * kv}, proj);
+      add_bias(p + "attn_qkv", l, q + 2 * kv, 0.5f);
     } else {
       add(p + "attn_q.weight", TensorRole::kAttnQ, l, {d, q}, proj);
       if (arch == "qwen2") add_vector(p + "attn_q.bias", l, q, 0.5f, 0.0f);
@@ -278,9 +283,11 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
     }
     add(p + "attn_output.weight", TensorRole::kAttnOutput, l, {q, d},
         residual_gain / std::sqrt(static_cast<float>(q)));
-    if (arch != "falcon") add_norm(p + "ffn_norm", l, false);
+    add_bias(p + "attn_output", l, d, 0.1f);
+    if (arch != "falcon") add_norm(p + "ffn_norm", l, spec.mpt_biases);
     if (arch == "falcon" || arch == "mpt") {
       add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
+      add_bias(p + "ffn_up", l, ff, 0.1f);
     } else if (arch == "phi3") {
       add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, 2 * ff}, proj);
     } else {
@@ -288,6 +295,7 @@ std::vector<PlannedTensor> plan_tensors(const SynthSpec& spec, uint32_t n_vocab)
       add(p + "ffn_up.weight", TensorRole::kFfnUp, l, {d, ff}, proj);
     }
     add(p + "ffn_down.weight", TensorRole::kFfnDown, l, {ff, d}, residual_gain / std::sqrt(static_cast<float>(ff)));
+    add_bias(p + "ffn_down", l, d, 0.1f);
   }
   add_norm("output_norm", 0, layer_norm_bias);
   if (!spec.tied_embeddings) add("output.weight", TensorRole::kOutput, 0, {d, n_vocab}, proj);

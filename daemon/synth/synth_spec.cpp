@@ -168,6 +168,8 @@ Status SynthSpec::validate() const {
   if (arch != "llama" && (sliding_window != 0 || rope_freqs)) {
     return Status::error("sliding window and rope_freqs are llama variants, not '" + arch + "'");
   }
+  if (falcon_two_norms && arch != "falcon") return Status::error("attn_norm_2 is a falcon variant, not '" + arch + "'");
+  if (mpt_biases && arch != "mpt") return Status::error("mpt_biases is an mpt variant, not '" + arch + "'");
   if (long_rope && arch != "phi3") return Status::error("LongRoPE factors are a phi3 variant, not '" + arch + "'");
   if ((arch == "gemma" || arch == "mpt") && !tied_embeddings) {
     return Status::error("architecture '" + arch + "' always ties its output to the embeddings");

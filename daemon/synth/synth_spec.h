@@ -62,6 +62,8 @@ struct SynthSpec {
   uint32_t sliding_window = 0;   // llama: attention.sliding_window (Mistral); 0: none written
   bool rope_freqs = false;       // llama: Llama 3.1's rope_freqs.weight frequency factors
   bool long_rope = false;        // phi3: rope_factors_short/long and rope.scaling.* (the 128k models)
+  bool falcon_two_norms = false; // falcon: Falcon-40B's separate attention norm (attn_norm_2)
+  bool mpt_biases = false;       // mpt: biases on every projection and norm (MPT's no_bias = false)
   float clamp_kqv = 0.0f;        // mpt: attention.clamp_kqv (0: not written)
   float max_alibi_bias = 8.0f;   // mpt: attention.max_alibi_bias
   SynthType type = SynthType::kF32;
