@@ -340,6 +340,68 @@ TEST_F(ArchTest, AnAbi10DescriptionIsReadOnlyAsFarAsItGoes) {
   }
 }
 
+// The hidden states a batch asks for (ABI 1.1 embeddings) are the final
+// hidden states after each family's output norm: projecting them with the
+// file's output matrix (token_embd when tied) gives the logits.
+TEST_F(ArchTest, EmbeddingsAreTheNormedHiddenStateOfEveryFamily) {
+  auto plugin = plugin::BackendPlugin::load_by_name("cpu");
+  ASSERT_TRUE(plugin) << plugin.message();
+  hearth_model_options o{};
+  o.struct_size = sizeof(o);
+  o.n_threads = 1;
+  o.kv_block_tokens = 16;
+  o.n_kv_blocks = 1;
+  o.max_batch_tokens = 16;
+  for (const auto arch : synth::synth_architectures()) {
+    SCOPED_TRACE(std::string(arch));
+    synth::SynthSpec spec = small(std::string(arch));
+    if (arch == "mpt") spec.mpt_biases = true;
+    auto f = gguf::GgufFile::open(write(spec, std::string(arch)), gguf::LoadMode::kRead);
+    ASSERT_TRUE(f);
+    auto c = read_model_config(**f);
+    ASSERT_TRUE(c) << c.message();
+    ModelDescription md(**f, *c, 16);
+    hearth_model* m = nullptr;
+    ASSERT_TRUE((*plugin)->take_error((*plugin)->api().model_create(&md.desc(), &o, &m)));
+    const std::vector<int32_t> tokens = {1, 60, 61, 62, 63};
+    const int n = static_cast<int>(tokens.size());
+    std::vector<int32_t> positions = {0, 1, 2, 3, 4}, seqs(n, 0), table = {0};
+    std::vector<uint8_t> want(n, 1);
+    const uint32_t table_len = 1;
+    const int32_t* tables[] = {table.data()};
+    std::vector<float> logits(n * 300), emb(n * 64);
+    hearth_batch b{};
+    b.struct_size = sizeof(b);
+    b.n_entries = n;
+    b.tokens = tokens.data();
+    b.positions = positions.data();
+    b.seq_ids = seqs.data();
+    b.want_logits = want.data();
+    b.n_seqs = 1;
+    b.block_tables = tables;
+    b.block_table_lens = &table_len;
+    b.logits = logits.data();
+    b.want_embeddings = want.data();
+    b.embeddings = emb.data();
+    const Status s = (*plugin)->take_error((*plugin)->api().model_forward(m, &b));
+    (*plugin)->api().model_destroy(m);
+    ASSERT_TRUE(s) << s.message();
+    const gguf::TensorInfo* out = (*f)->find_tensor("output.weight");
+    if (!out || arch == "gemma") out = (*f)->find_tensor("token_embd.weight");
+    ASSERT_EQ(out->type.type, quant::GgmlType::F32);
+    const float* w = reinterpret_cast<const float*>(out->data);
+    double max_err = 0;
+    for (int i = 0; i < n; ++i) {
+      for (int v = 0; v < 300; ++v) {
+        double dot = 0;
+        for (int e = 0; e < 64; ++e) dot += static_cast<double>(emb[i * 64 + e]) * w[v * 64 + e];
+        max_err = std::max(max_err, std::abs(dot - logits[i * 300 + v]));
+      }
+    }
+    EXPECT_LT(max_err, 1e-3);
+  }
+}
+
 TEST_F(ArchTest, HearthctlSynthWritesEachArchitecture) {
   const auto run = [](const std::string& args) {
     const int raw = std::system((std::string(HEARTHCTL_PATH) + " synth " + args + " 2>/dev/null").c_str());
