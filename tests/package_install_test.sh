@@ -48,6 +48,14 @@ if ((inside)); then
   cp "$bundle1" "$deb" "$root/tmp/"
   tar -C "$root/tmp" -xzf "$root/tmp/$(basename "$bundle1")"
   dir1=/tmp/$(basename "$bundle1" .tar.gz)
+  # A bundle damaged on its way (one flipped byte) is refused before anything changes.
+  cp -a "$root$dir1" "$root$dir1-damaged"
+  victim=$(ls "$root$dir1-damaged"/debs/libboost-json*.deb)
+  printf 'X' | dd of="$victim" bs=1 seek=2000 conv=notrunc status=none
+  damaged_out=$(in_root "$dir1-damaged/install.sh" 2>&1) && damaged_rc=0 || damaged_rc=$?
+  check "a damaged bundle is refused (exit 1, says so)" test "$damaged_rc" = 1 -a -n "$(grep -F 'bundle is damaged' <<<"$damaged_out")"
+  check "a damaged bundle installs nothing" bash -c "! chroot '$root' dpkg-query -W hearth libboost-json1.81.0 >/dev/null 2>&1"
+  rm -rf "$root$dir1-damaged"
   check "install.sh succeeds with no network" in_root "$dir1/install.sh"
   check "libboost-json came from the bundle" in_root dpkg-query -W libboost-json1.81.0
   for f in /usr/sbin/hearthd /usr/bin/hearthctl /usr/lib/hearth/plugins/libhearth_backend_cpu.so \
@@ -149,7 +157,7 @@ for tool in cpack dpkg-deb dpkg-scanpackages unshare chroot mmdebstrap apt-get; 
 done
 [[ -f $build/CPackConfig.cmake ]] || skip "$build is not set up for packaging (configure with the default prefix /usr)"
 mkdir -p "$work"
-rm -rf "$work/pkg" "$work/bundles" "$work/root"
+rm -rf "$work/pkg" "$work/bundles" "$work/bundles2" "$work/repack" "$work/other" "$work/root"
 mkdir -p "$work/pkg" "$work/bundles"
 
 echo "== an installed binary never loads plugins from its build tree"
@@ -183,6 +191,15 @@ done
 check "hearth.toml is declared a conffile" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/hearth/hearth.toml"
 
 echo "== offline bundles"
+bundler="$src/installer/make-offline-bundle.sh"
+rc=0; "$bundler" >/dev/null 2>&1 || rc=$?
+check "make-offline-bundle.sh without --deb: usage, exit 2" test "$rc" = 2
+out=$("$bundler" --deb "$work/no-such.deb" 2>&1) && rc=0 || rc=$?
+check "make-offline-bundle.sh names a missing .deb" test "$rc" = 1 -a -n "$(grep -F 'no-such.deb: no such file' <<<"$out")"
+mkdir -p "$work/other/DEBIAN" && printf 'Package: other\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n' >"$work/other/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$work/other" "$work/other.deb" >/dev/null
+out=$("$bundler" --deb "$work/other.deb" 2>&1) && rc=0 || rc=$?
+check "make-offline-bundle.sh refuses another package" test "$rc" = 1 -a -n "$(grep -F 'is not the hearth package' <<<"$out")"
 "$src/installer/make-offline-bundle.sh" --deb "$deb" --out "$work/bundles"
 bundle1=$(ls "$work"/bundles/hearth_*-offline.tar.gz)
 # A newer version whose default config changed (as a real upgrade's might).
