@@ -183,6 +183,7 @@ TEST(SystemdSocketActivation, ServesOnTheSocketsSystemdPassed) {
   EXPECT_TRUE(tls_handshake_succeeds(tls.port)) << "no TLS server on the passed socket";
   EXPECT_EQ(http_get_status(http.port, "/ready"), 200) << "the passed \"http\" socket does not serve plain HTTP";
   EXPECT_EQ(http_get_status(configured, "/ready"), -1) << "hearthd bound the configured address as well";
+  EXPECT_NE(read_file(dir / "hearthd.log").find("(socket from systemd)"), std::string::npos) << "the log names the configured address";
   hearthd.signal(SIGTERM);
   const auto status = hearthd.wait_exit(60s);
   ASSERT_TRUE(status);

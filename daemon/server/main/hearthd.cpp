@@ -220,7 +220,8 @@ int run(int argc, char** argv) {
   // From here the event loop runs, so it can feed systemd's watchdog (also
   // while models load, which may take minutes).
   SystemdWatchdog watchdog([&server](std::function<void()> ping) { server.post(std::move(ping)); });
-  log::info("listening on https://" + config.listen_host + ":" + std::to_string(server.port()) +
+  log::info("listening on https://" + (activated->tls_fd >= 0 ? std::string("*") : config.listen_host) + ":" +
+            std::to_string(server.port()) + (activated->tls_fd >= 0 ? " (socket from systemd)" : "") +
             " (/health answers while models load)");
 
   admin::ConfigReloader reloader(config_path, flags, base_config, *tls, router);
