@@ -118,6 +118,14 @@ TEST_P(ArchReference, MatchesLlamaCpp) {
   }
   const fs::path dir = fs::temp_directory_path() / ("hearth-arch-ref-" + std::to_string(::getpid()));
   fs::create_directories(dir);
+  // Removed however the test ends (the files are tens of MB).
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
   const fs::path model_path = dir / (f.name + ".gguf");
   const fs::path ref_path = dir / (f.name + ".json");
   auto written = synth::write_synthetic_model(spec, model_path);
@@ -138,7 +146,6 @@ TEST_P(ArchReference, MatchesLlamaCpp) {
   const int raw = std::system(cmd.c_str());
   const int rc = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   if (rc == 77) {
-    fs::remove_all(dir);
     GTEST_SKIP() << "llama.cpp headers or library not found (see tests/tools/make_arch_refs.sh); skipping";
   }
   ASSERT_EQ(rc, 0) << "reference run failed: " << cmd;
@@ -195,7 +202,6 @@ TEST_P(ArchReference, MatchesLlamaCpp) {
               "smallest reference margin %.4f, greedy tokens matched %zu/%d\n",
               f.name.c_str(), f.arch.c_str(), n_vocab, agree, compared, max_diff, kTopK, min_margin, matched, kPredict);
   EXPECT_LE(max_diff, kLogprobTolerance);
-  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(
