@@ -110,6 +110,9 @@ TEST_F(QuantizeReference, AidreamsKQuantsByteIdenticalWithLlamaQuantize) {
                  QuantFileType::kQ6_K}) {
     expect_same_as_llama_quantize(model, t);
   }
+  // The F16 file llama-quantize made from it (norms f32, general.file_type 1).
+  HEARTH_REQUIRE_TESTDATA(f16, "models/aidreams260K-f16.gguf");
+  for (auto t : {QuantFileType::kQ4_K_M, QuantFileType::kQ6_K}) expect_same_as_llama_quantize(f16, t);
 }
 
 // A synthetic Llama whose rows are all multiples of 256, so every type
