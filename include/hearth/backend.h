@@ -1,5 +1,5 @@
 /*
- * Hearth backend plugin ABI, version 1.1.
+ * Hearth backend plugin ABI, version 1.2.
  *
  * A backend plugin is a shared library (libhearth_backend_<name>.so) that runs
  * models: the host hands it a model's hyperparameters and tensors (pointers
@@ -32,7 +32,11 @@ extern "C" {
 #endif
 
 #define HEARTH_BACKEND_ABI_MAJOR 1
-#define HEARTH_BACKEND_ABI_MINOR 1
+/* 1.1: hidden states (hearth_batch.want_embeddings), architecture extras in
+ *      hearth_model_desc.
+ * 1.2: LoRA adapters: hearth_backend_api.adapter_create/adapter_destroy and
+ *      per-sequence hearth_batch.seq_adapters/seq_adapter_scales. */
+#define HEARTH_BACKEND_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define HEARTH_BACKEND_EXPORT __attribute__((visibility("default")))
@@ -42,6 +46,7 @@ extern "C" {
 
 typedef struct hearth_error hearth_error; /* opaque, plugin-owned */
 typedef struct hearth_model hearth_model; /* opaque, one loaded model on the plugin */
+typedef struct hearth_adapter hearth_adapter; /* opaque, one LoRA adapter of one model (ABI 1.2) */
 
 typedef enum hearth_log_level {
   HEARTH_LOG_DEBUG = 0,
@@ -164,7 +169,40 @@ typedef struct hearth_batch {
    * pool). want_embeddings NULL means none. */
   const uint8_t* want_embeddings; /* [n_entries] or NULL */
   float* embeddings;              /* [rows wanted, n_embd], written by the plugin */
+  /* Since ABI 1.2 (the host sets them only for a plugin of minor >= 2).
+   * seq_adapters[s] is the LoRA adapter applied to every entry of sequence s,
+   * or NULL for the bare model; each must have been created on this model by
+   * adapter_create and not destroyed. seq_adapter_scales[s] multiplies that
+   * adapter's alpha / rank (finite; NULL array: 1 for every sequence).
+   * seq_adapters NULL: no sequence has an adapter. Sequences with different
+   * adapters, or none, share one batch. */
+  const hearth_adapter* const* seq_adapters; /* [n_seqs] or NULL */
+  const float* seq_adapter_scales;           /* [n_seqs] or NULL */
 } hearth_batch;
+
+/* One adapted weight matrix of a LoRA adapter (ABI 1.2): the base weight W
+ * named base_name (n_in = W.ne[0] columns, n_out = W.ne[1] rows) becomes
+ * W + scale * (alpha / rank) * B A, i.e. y = W x + scale * (alpha / rank) * B (A x).
+ * a: ne = [n_in, rank], b: ne = [rank, n_out] (llama.cpp's lora_a / lora_b),
+ * f32 or f16. */
+typedef struct hearth_adapter_pair {
+  size_t struct_size;
+  const char* base_name; /* e.g. "blk.0.attn_q.weight" */
+  hearth_tensor a;
+  hearth_tensor b;
+  uint32_t rank;
+  float alpha;
+} hearth_adapter_pair;
+
+/* A LoRA adapter to create on a model. Everything, tensor data included, is
+ * borrowed for the duration of adapter_create only: the plugin copies what it
+ * keeps. */
+typedef struct hearth_adapter_desc {
+  size_t struct_size;
+  const char* name; /* for messages */
+  const hearth_adapter_pair* pairs;
+  size_t n_pairs;
+} hearth_adapter_desc;
 
 /* The plugin's function table. Thread-safety: probe and model_create may be
  * called from any thread; calls on one hearth_model are serialised by the
@@ -190,6 +228,17 @@ typedef struct hearth_backend_api {
   void (*model_destroy)(hearth_model* model);
   hearth_error* (*model_forward)(hearth_model* model, const hearth_batch* batch);
   hearth_error* (*model_stats)(hearth_model* model, hearth_model_stats* out);
+
+  /* Since ABI 1.2 (present when abi_minor >= 2 and struct_size covers them).
+   * adapter_create validates the adapter against the model (every base
+   * tensor exists and is a matrix the plugin can adapt, shapes and ranks
+   * agree) and on success sets *out, owned by the host and released with
+   * adapter_destroy before model_destroy. Unlike the other calls on a model,
+   * both may run on any thread concurrently with model_forward on the same
+   * model, except that an adapter must not be destroyed while a forward whose
+   * batch names it is running. */
+  hearth_error* (*adapter_create)(hearth_model* model, const hearth_adapter_desc* desc, hearth_adapter** out);
+  void (*adapter_destroy)(hearth_model* model, hearth_adapter* adapter);
 } hearth_backend_api;
 
 /* The one entry point. The host passes its API; on success the plugin sets

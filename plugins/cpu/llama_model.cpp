@@ -184,6 +184,11 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
     m->out_rows_.resize(b);
     // Converted activations: at most 4 bytes per element (the f32 format).
     m->act_.resize(b * std::max<size_t>(wide, m->n_ff_) * sizeof(float));
+    m->entry_adapter_.resize(b);
+    m->out_adapter_.resize(b);
+    m->entry_scale_.resize(b);
+    m->out_scale_.resize(b);
+    m->lora_scratch_.resize(static_cast<size_t>(m->pool_.size()) * kMaxLoraRank);
   } catch (const std::bad_alloc&) {
     return Status::error("out of memory allocating the KV cache (" + std::to_string(kv_floats * 4) + " bytes)");
   }
@@ -290,6 +295,11 @@ Status LlamaModel::validate_batch(const hearth_batch& b) const {
 }
 
 void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens) {
+  matmul_weight(w, x, y, n_tokens);
+  if (lora_active_) apply_lora(w, x, y, n_tokens);
+}
+
+void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_tokens) {
   const int64_t n_rows = w.n_rows;
   const int64_t n_cols = w.n_cols;
   uint8_t* act = act_.data();
@@ -589,6 +599,7 @@ void LlamaModel::output_norm(int count, float* out) {
 
 Status LlamaModel::forward(const hearth_batch& b) {
   HEARTH_RETURN_IF_ERROR(validate_batch(b));
+  HEARTH_RETURN_IF_ERROR(bind_batch_adapters(b));
   const int n = static_cast<int>(b.n_entries);
   const size_t E = n_embd_;
 
@@ -658,6 +669,15 @@ Status LlamaModel::forward(const hearth_batch& b) {
   }
   if (n_out == 0) return Status::ok();
   output_norm(n_out, xn_.data());
+  if (lora_active_) {
+    // The output matrix's rows are the gathered entries, not the batch's.
+    for (int j = 0; j < n_out; ++j) {
+      out_adapter_[j] = entry_adapter_[out_rows_[j]];
+      out_scale_[j] = entry_scale_[out_rows_[j]];
+    }
+    row_adapter_ = out_adapter_.data();
+    row_scale_ = out_scale_.data();
+  }
   matmul(output_, xn_.data(), b.logits, n_out);                  // logits: [n_out, n_vocab]
   add_bias(output_, b.logits, n_out);
   return Status::ok();

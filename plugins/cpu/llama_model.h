@@ -15,13 +15,16 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "arch_recipe.h"
 #include "common/status.h"
 #include "hearth/backend.h"
 #include "kernels.h"
+#include "lora_adapter.h"
 #include "quant/ggml_types.h"
 #include "thread_pool.h"
 
@@ -61,14 +64,31 @@ class LlamaModel {
 
   hearth_model_stats stats() const;
 
+  // LoRA adapters (llama_lora.cpp). create_adapter validates the description
+  // against this model's weights (errors name the adapter and tensor); the
+  // adapter is owned by this model until destroy_adapter. Both are safe to
+  // call concurrently with forward() (destroy not with a forward using it).
+  Result<LoraAdapter*> create_adapter(const hearth_adapter_desc& desc);
+  // Returns false when `adapter` is not a live adapter of this model.
+  bool destroy_adapter(const void* adapter);
+
  private:
   LlamaModel(const ArchRecipe& recipe, const hearth_model_desc& desc, const hearth_model_options& options);
   // Binds every tensor the recipe needs (model_weights.cpp).
   Status bind_weights(const hearth_model_desc& desc);
   Status validate_batch(const hearth_batch& batch) const;
   Status pack_weights();
-  // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ
+  // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ, plus the LoRA term of
+  // each row whose sequence has an adapter touching w.
   void matmul(const Weight& w, const float* x, float* y, int n_tokens);
+  // The base product alone.
+  void matmul_weight(const Weight& w, const float* x, float* y, int n_tokens);
+  // The weight an adapter may target by its GGUF name, or null (with why).
+  const Weight* adaptable_weight(const std::string& name, std::string* why) const;
+  // Resolves the batch's per-sequence adapters into per-entry ones; sets lora_active_.
+  Status bind_batch_adapters(const hearth_batch& batch);
+  // y[n, w.n_rows] += scale_row * alpha/rank * B (A x[n]) for rows with an adapter on w.
+  void apply_lora(const Weight& w, const float* x, float* y, int n_tokens);
   // y += bias, per row of n_tokens rows of w.n_rows (nothing when w has no bias).
   void add_bias(const Weight& w, float* y, int n_tokens);
   void rms_norm(const float* x, const Weight& weight, float* out, int n_tokens);
@@ -127,6 +147,17 @@ class LlamaModel {
   uint64_t packed_bytes_ = 0;
 
   ThreadPool pool_;
+
+  // LoRA: live adapters (guarded by adapters_mu_, which create/destroy take
+  // from other threads), and the current forward's per-row view of them.
+  std::mutex adapters_mu_;
+  std::unordered_map<const void*, std::unique_ptr<LoraAdapter>> adapters_;
+  bool lora_active_ = false;
+  std::vector<const LoraAdapter*> entry_adapter_, out_adapter_;  // [max_batch]
+  std::vector<float> entry_scale_, out_scale_;                    // [max_batch]
+  const LoraAdapter* const* row_adapter_ = nullptr;               // entry_ or out_ arrays
+  const float* row_scale_ = nullptr;
+  std::vector<float> lora_scratch_;                               // [threads][kMaxLoraRank]: A x
 };
 
 }  // namespace hearth::cpu

@@ -111,6 +111,30 @@ hearth_error* cpu_model_stats(hearth_model* model, hearth_model_stats* out) {
   }
 }
 
+// hearth_adapter is never defined: the handle is the LoraAdapter's address,
+// which the model checks against its live adapters before using it.
+hearth_error* cpu_adapter_create(hearth_model* model, const hearth_adapter_desc* desc, hearth_adapter** out) {
+  try {
+    if (!model || !desc || !out) return make_error("adapter_create: null argument");
+    if (desc->struct_size < sizeof(hearth_adapter_desc)) return make_error("adapter_create: descriptor struct too small");
+    auto adapter = model->impl->create_adapter(*desc);
+    if (!adapter) return make_error(adapter.message());
+    *out = reinterpret_cast<hearth_adapter*>(adapter.value());
+    log_info("created adapter '" + (*adapter)->name + "' on " + std::to_string((*adapter)->pairs.size()) + " tensors");
+    return nullptr;
+  } catch (const std::bad_alloc&) {
+    return make_error("adapter_create: out of memory");
+  } catch (const std::exception& e) {
+    return make_error(std::string("adapter_create: ") + e.what());
+  } catch (...) {
+    return make_error("adapter_create: unknown error");
+  }
+}
+
+void cpu_adapter_destroy(hearth_model* model, hearth_adapter* adapter) {
+  if (model && adapter) model->impl->destroy_adapter(adapter);
+}
+
 const hearth_backend_api kApi = {
     sizeof(hearth_backend_api),
     HEARTH_BACKEND_ABI_MAJOR,
@@ -124,6 +148,8 @@ const hearth_backend_api kApi = {
     cpu_model_destroy,
     cpu_model_forward,
     cpu_model_stats,
+    cpu_adapter_create,
+    cpu_adapter_destroy,
 };
 
 }  // namespace
