@@ -29,6 +29,7 @@ int cmd_reload(const Args& args);
 int cmd_drain(const Args& args);
 int cmd_resume(const Args& args);
 int cmd_models(const Args& args);
+int cmd_adapters(const Args& args);
 int cmd_backends(const Args& args);
 int cmd_keys_remote(const Args& args);
 int cmd_chat(const Args& args);

@@ -31,6 +31,9 @@ const Verb kVerbs[] = {
     {"models", hearth::ctl::cmd_models,
      "models list | show NAME | import FILE [--name N] | export NAME DIR | load NAME [--backend B]\n"
      "           | unload NAME | rm NAME   the model store and the served models (hot swap on load)"},
+    {"adapters", hearth::ctl::cmd_adapters,
+     "adapters load NAME --model BASE --file PATH [--scale S] | unload NAME | list\n"
+     "           LoRA adapters served on a model; requests pick one by NAME in \"model\""},
     {"backends", hearth::ctl::cmd_backends, "backends list   plugins found, versions, probe results, devices"},
     {"reload", hearth::ctl::cmd_reload, "reload          re-read config, certificates and keys (like SIGHUP)"},
     {"drain", hearth::ctl::cmd_drain, "drain           refuse new generation requests (503), let in-flight ones finish"},
@@ -53,7 +56,7 @@ void print_usage(FILE* out) {
   std::fprintf(out, "usage: hearthctl VERB [options]\n\nverbs:\n");
   for (const auto& v : kVerbs) std::fprintf(out, "  %s\n", v.usage);
   std::fprintf(out,
-               "\nRemote verbs (status, models, backends, reload, drain, resume, chat, keys create/list/revoke)\n"
+               "\nRemote verbs (status, models, adapters, backends, reload, drain, resume, chat, keys create/list/revoke)\n"
                "talk to hearthd's admin socket: --socket PATH (default $HEARTH_ADMIN_SOCKET or\n"
                "/run/hearth/admin.sock), --json for scripts. Exit codes: 0 done, 1 failed, 2 usage,\n"
                "3 hearthd not reachable.\n");

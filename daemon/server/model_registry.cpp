@@ -29,6 +29,14 @@ ServedModels::~ServedModels() { shutdown(); }
 
 Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const std::string& digest) {
   std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::vector<AdapterEntry> adapter_entries;  // of the instance this load replaces
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (adapters_.count(e.name)) return Status::error("model '" + e.name + "': a LoRA adapter is served under that name");
+    for (const auto& [name, a] : adapters_) {
+      if (a.entry.model == e.name) adapter_entries.push_back(a.entry);
+    }
+  }
   engine::LoadOptions o;
   o.backend = e.backend;
   o.n_threads = e.threads;
@@ -78,7 +86,21 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
   served->scheduler = std::make_shared<sched::Scheduler>(shared, so);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
+  // A hot swap keeps the base's adapters: load them onto the new instance
+  // before it is published (one that no longer fits is dropped, loudly).
+  std::vector<ServedAdapter> new_adapters;
+  for (const AdapterEntry& a : adapter_entries) {
+    auto made = make_adapter(a, *shared, served);
+    if (made) {
+      new_adapters.push_back(std::move(made.value()));
+    } else {
+      log::warning("adapter '" + a.name + "' is no longer served: it does not load onto the new instance of model '" +
+                   e.name + "': " + made.message());
+    }
+  }
+
   Instance inst;
+  inst.model = shared;
   inst.served = std::move(served);
   inst.entry = e;
   inst.entry.context = o.n_ctx;
@@ -96,6 +118,8 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
     } else {
       models_.emplace(e.name, std::move(inst));
     }
+    for (const AdapterEntry& a : adapter_entries) adapters_.erase(a.name);
+    for (ServedAdapter& a : new_adapters) adapters_[a.entry.name] = std::move(a);
   }
   reap_wake_.notify_all();
   log::info("model '" + e.name + "' loaded from " + e.path.string() + " on backend " + e.backend + " (" +
@@ -113,6 +137,14 @@ Status ServedModels::unload(const std::string& name) {
     if (it == models_.end()) return Status::error("no model named '" + name + "' is being served");
     retiring_.push_back(std::move(it->second));
     models_.erase(it);
+    for (auto a = adapters_.begin(); a != adapters_.end();) {
+      if (a->second.entry.model == name) {
+        log::info("adapter '" + a->first + "' of model '" + name + "' is no longer served");
+        a = adapters_.erase(a);
+      } else {
+        ++a;
+      }
+    }
   }
   reap_wake_.notify_all();
   log::info("model '" + name + "' unloaded: it takes no new requests and is freed once its requests finish");
@@ -155,13 +187,84 @@ void ServedModels::reap_loop() {
 std::shared_ptr<api::ServedModel> ServedModels::find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);
-  return it == models_.end() ? nullptr : it->second.served;
+  if (it != models_.end()) return it->second.served;
+  auto a = adapters_.find(name);
+  return a == adapters_.end() ? nullptr : a->second.served;
 }
 
 std::vector<std::shared_ptr<api::ServedModel>> ServedModels::list() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<api::ServedModel>> out;
   for (const auto& [name, m] : models_) out.push_back(m.served);
+  for (const auto& [name, a] : adapters_) out.push_back(a.served);
+  return out;
+}
+
+Result<ServedModels::ServedAdapter> ServedModels::make_adapter(const AdapterEntry& e, engine::LoadedModel& model,
+                                                               const std::shared_ptr<api::ServedModel>& base) {
+  auto adapter = model.load_adapter(e.name, e.path, e.scale);
+  if (!adapter) return adapter.status();
+  auto served = std::make_shared<api::ServedModel>(*base);
+  served->name = e.name;
+  served->created = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+  served->base = base;
+  served->adapter = std::move(adapter.value());
+  served->adapter_scale = e.scale;
+  return ServedAdapter{e, std::move(served)};
+}
+
+Status ServedModels::load_adapter(const AdapterEntry& e) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  const std::string where = "adapter '" + e.name + "'";
+  HEARTH_RETURN_IF_ERROR(check_served_name(e.name).with_context(where));
+  Instance base;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (models_.count(e.name)) return Status::error(where + ": a model is served under that name");
+    if (adapters_.count(e.name)) return Status::error(where + ": an adapter of that name is already served");
+    auto it = models_.find(e.model);
+    if (it == models_.end()) return Status::error(where + ": no model named '" + e.model + "' is being served");
+    base = it->second;
+  }
+  auto made = make_adapter(e, *base.model, base.served);
+  if (!made) return made.status().with_context(where + " on model '" + e.model + "'");
+  const engine::LoraAdapterInfo info = made->served->adapter->info();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The base may have been unloaded meanwhile (unload does not wait for loads).
+    auto it = models_.find(e.model);
+    if (it == models_.end() || it->second.served != base.served) {
+      return Status::error(where + ": model '" + e.model + "' was unloaded while the adapter loaded");
+    }
+    adapters_[e.name] = std::move(made.value());
+  }
+  log::info(where + " loaded from " + e.path.string() + " onto model '" + e.model + "' (" +
+            std::to_string(info.n_tensors) + " tensors, rank up to " + std::to_string(info.max_rank) + ", scale " +
+            std::to_string(e.scale) + ")");
+  return Status::ok();
+}
+
+Status ServedModels::unload_adapter(const std::string& name) {
+  std::shared_ptr<engine::LoadedModel> model;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = adapters_.find(name);
+    if (it == adapters_.end()) return Status::error("no adapter named '" + name + "' is being served");
+    auto m = models_.find(it->second.entry.model);
+    if (m != models_.end()) model = m->second.model;
+    adapters_.erase(it);
+  }
+  // Running requests hold the adapter until they end; the base forgets its name now.
+  if (model) model->unload_adapter(name).is_ok();
+  log::info("adapter '" + name + "' unloaded: it takes no new requests");
+  return Status::ok();
+}
+
+std::vector<AdapterInstanceInfo> ServedModels::describe_adapters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AdapterInstanceInfo> out;
+  for (const auto& [name, a] : adapters_) out.push_back({a.entry, a.served->adapter->info()});
   return out;
 }
 

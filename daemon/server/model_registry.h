@@ -11,6 +11,11 @@
 // In-flight requests hold the ServedModel by shared_ptr, which keeps the
 // scheduler (and so the model) alive until they have been submitted; after
 // that the retiring list keeps it until its sequences have finished.
+// LoRA adapters are served under names of their own next to the models
+// (load_adapter / unload_adapter): a request naming one runs on its base
+// model's scheduler with the adapter applied to its sequence. A hot swap of
+// the base loads its adapters onto the new instance; unloading the base
+// stops serving its adapters too.
 // Thread-safe; loads are serialised among themselves.
 #pragma once
 
@@ -48,6 +53,12 @@ struct ModelInstanceInfo {
   sched::SchedulerStats stats;
 };
 
+// One served adapter as the admin plane reports it.
+struct AdapterInstanceInfo {
+  AdapterEntry entry;
+  engine::LoraAdapterInfo adapter;
+};
+
 class ServedModels : public api::ModelRegistry {
  public:
   ServedModels();
@@ -63,6 +74,14 @@ class ServedModels : public api::ModelRegistry {
   // Stops routing requests to `name`; its in-flight requests finish, then it
   // is freed. Error when no model of that name is served.
   Status unload(const std::string& name);
+
+  // Loads the adapter file onto the served model entry.model and serves it
+  // as entry.name (which must not name a model or adapter already). Errors
+  // name the adapter, the model and the file; on error nothing changes.
+  Status load_adapter(const AdapterEntry& entry);
+  // Stops routing requests to the adapter; requests running with it finish.
+  Status unload_adapter(const std::string& name);
+  std::vector<AdapterInstanceInfo> describe_adapters() const;
 
   std::shared_ptr<api::ServedModel> find(const std::string& name) const override;
   std::vector<std::shared_ptr<api::ServedModel>> list() const override;
@@ -82,6 +101,7 @@ class ServedModels : public api::ModelRegistry {
  private:
   struct Instance {
     std::shared_ptr<api::ServedModel> served;
+    std::shared_ptr<engine::LoadedModel> model;  // the one served->scheduler runs
     ModelEntry entry;
     std::string digest;
     int64_t loaded_at = 0;
@@ -89,6 +109,13 @@ class ServedModels : public api::ModelRegistry {
     // only one thread at a time call into a model.
     hearth_model_stats memory{};
   };
+  struct ServedAdapter {
+    AdapterEntry entry;
+    std::shared_ptr<api::ServedModel> served;  // base's scheduler + the adapter
+  };
+  // Loads e onto `model` (served as `base`) and builds its ServedModel.
+  static Result<ServedAdapter> make_adapter(const AdapterEntry& e, engine::LoadedModel& model,
+                                            const std::shared_ptr<api::ServedModel>& base);
   void reap_loop();
   static ModelInstanceInfo info_of(const Instance& i, const char* state);
 
@@ -97,6 +124,7 @@ class ServedModels : public api::ModelRegistry {
   std::condition_variable reap_wake_;
   std::map<std::string, Instance> models_;  // guarded by mu_
   std::vector<Instance> retiring_;          // guarded by mu_
+  std::map<std::string, ServedAdapter> adapters_;  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
   std::thread reaper_;
 };

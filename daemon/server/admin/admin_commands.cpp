@@ -75,6 +75,9 @@ json::object AdminCommands::handle(const json::object& request, std::vector<Uniq
     if (cmd == "models.load") return answer(models_load(a));
     if (cmd == "models.unload") return answer(models_unload(a));
     if (cmd == "models.rm") return answer(models_rm(a));
+    if (cmd == "adapters.load") return answer(adapters_load(a));
+    if (cmd == "adapters.unload") return answer(adapters_unload(a));
+    if (cmd == "adapters.list") return answer(adapters_list());
     if (cmd == "backends.list") return answer(backends_list());
     if (cmd == "keys.create") return answer(keys_create(a));
     if (cmd == "keys.list") return answer(keys_list());
@@ -91,7 +94,7 @@ json::object AdminCommands::handle(const json::object& request, std::vector<Uniq
   return error_response(id, code::kUnknownCommand,
                         "unknown command '" + cmd +
                             "' (commands: status, models.list, models.show, models.import, models.export, "
-                            "models.load, models.unload, models.rm, backends.list, keys.create, keys.list, "
+                            "models.load, models.unload, models.rm, adapters.load, adapters.unload, adapters.list, backends.list, keys.create, keys.list, "
                             "keys.revoke, reload, drain, resume, generate)");
 }
 

@@ -5,6 +5,7 @@
 //   models.list | models.show   the store and the served instances
 //   models.import | models.export | models.rm     the store (fds via SCM_RIGHTS)
 //   models.load | models.unload                   serve / hot swap / stop serving
+//   adapters.load | adapters.unload | adapters.list  LoRA adapters on served models
 //   backends.list               plugins found, versions, probe results
 //   keys.create | keys.list | keys.revoke         the API keys file
 //   reload | drain | resume     like SIGHUP; maintenance mode
@@ -57,6 +58,10 @@ class AdminCommands : public AdminHandler {
   Reply models_load(const RequestArgs& a);
   Reply models_unload(const RequestArgs& a);
   Reply models_rm(const RequestArgs& a);
+  // admin_adapters.cpp
+  Reply adapters_load(const RequestArgs& a);
+  Reply adapters_unload(const RequestArgs& a);
+  Reply adapters_list();
   // admin_generate.cpp: streams {"event":"delta"} lines, then the result.
   Reply generate(const RequestArgs& a, const boost::json::value& id, AdminChannel& channel);
 

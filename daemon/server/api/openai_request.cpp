@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "engine/lora_adapter.h"
 #include "tokenizer/utf8.h"
 
 namespace hearth::server::api {
@@ -239,6 +240,11 @@ Check read_common(const object& o, CompletionPlan& plan) {
     }
   }
   API_TRY(read_bool(o, "ignore_eos", plan.ignore_eos));
+  if (field(o, "lora_scale")) {
+    float scale = 1.0f;
+    API_TRY(read_number(o, "lora_scale", -engine::kMaxLoraScale, engine::kMaxLoraScale, false, scale));
+    plan.lora_scale = scale;
+  }
   API_TRY(read_string(o, "user", plan.user));
   return std::nullopt;
 }

@@ -12,7 +12,8 @@
 // this server cannot honour (tools, response_format json_object, echo ...)
 // are rejected rather than silently ignored.
 //
-// Extensions beyond OpenAI: top_k, min_p, repeat_penalty, ignore_eos (llama.cpp's names).
+// Extensions beyond OpenAI: top_k, min_p, repeat_penalty, ignore_eos (llama.cpp's names),
+// lora_scale (a LoRA adapter's strength when `model` names an adapter).
 // Stateless free functions; thread-safe.
 #pragma once
 
@@ -65,6 +66,9 @@ struct CompletionPlan {
   bool include_usage = false;  // stream_options.include_usage
   std::string user;            // accepted, only logged
   bool ignore_eos = false;     // generate through end-of-generation tokens (benchmarks)
+  // Extension: the factor on a LoRA adapter's alpha / rank when `model`
+  // names an adapter (absent: the adapter's configured scale).
+  std::optional<float> lora_scale;
 };
 
 // POST /v1/embeddings: the inputs to embed (each one sequence) and the answer's form.

@@ -188,6 +188,8 @@ object model_json(const ServedModel& model) {
   o["object"] = "model";
   o["created"] = model.created;
   o["owned_by"] = model.owned_by;
+  // A LoRA adapter names the model it adapts (as OpenAI's fine-tunes do).
+  if (model.base) o["parent"] = model.base->name;
   return o;
 }
 

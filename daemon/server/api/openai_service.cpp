@@ -165,6 +165,8 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
       seq.max_tokens = (*prompts)[p].max_tokens;
       seq.stop = plan.stop;
       seq.ignore_eos = plan.ignore_eos;
+      seq.adapter = served->adapter;
+      seq.adapter_scale = plan.lora_scale.value_or(served->adapter_scale);
       seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
       seq.request_id = request.request_id;
       if (n_choices > 1) seq.request_id += "/" + std::to_string(index);
@@ -228,6 +230,8 @@ void embed(const ModelRegistry& registry, const HttpRequest& request, const std:
     seq.prompt = std::move(prompts[i]);
     seq.embedding = true;
     seq.max_tokens = 0;
+    seq.adapter = served->adapter;
+    seq.adapter_scale = served->adapter_scale;
     seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
     seq.request_id = request.request_id;
     if (prompts.size() > 1) seq.request_id += "/" + std::to_string(i);

@@ -31,6 +31,14 @@ struct ServedModel {
   // A request still running after this long ends with an error (the
   // scheduler's deadline), so no client holds a slot forever.
   std::chrono::seconds request_timeout{600};
+  // Set when `name` is a LoRA adapter of a base model: requests run on the
+  // base's scheduler (shared with the base and its other adapters, in the
+  // same batches) with `adapter` applied to their sequences at
+  // adapter_scale unless the request gives lora_scale. `base` keeps the
+  // base model's entry alive while a request holds this one.
+  std::shared_ptr<const ServedModel> base;
+  std::shared_ptr<const engine::LoraAdapter> adapter;
+  float adapter_scale = 1.0f;
 };
 
 class ModelRegistry {

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -50,6 +51,19 @@ class TableReader {
     *out = static_cast<T>(v);
     return Status::ok();
   }
+  // A float or integer within [min, max].
+  Status number(const std::string& key, float* out, double min, double max) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (!n) return Status::ok();
+    const auto v = n->value<double>();
+    if (!v || !(n->is_floating_point() || n->is_integer()) || !std::isfinite(*v) || *v < min || *v > max) {
+      return error(key, "must be a number from " + std::to_string(static_cast<int64_t>(min)) + " to " +
+                            std::to_string(static_cast<int64_t>(max)));
+    }
+    *out = static_cast<float>(*v);
+    return Status::ok();
+  }
   Status no_unknown_keys() const {
     for (const auto& [k, v] : t_) {
       if (!seen_.count(std::string(k.str()))) return error(std::string(k.str()), "unknown key");
@@ -77,6 +91,18 @@ Status read_model(const toml::table& t, const std::string& file, size_t index, M
   if (m->name.empty()) return r.error("name", "is required");
   if (m->path.empty() && m->store_ref.empty()) return r.error("path", "is required (or store = a model of the store)");
   if (!m->path.empty() && !m->store_ref.empty()) return r.error("store", "give either path or store, not both");
+  return r.no_unknown_keys();
+}
+
+Status read_adapter(const toml::table& t, const std::string& file, size_t index, AdapterEntry* a) {
+  TableReader r(t, file, "adapters[" + std::to_string(index) + "].");
+  HEARTH_RETURN_IF_ERROR(r.string("name", &a->name));
+  HEARTH_RETURN_IF_ERROR(r.string("model", &a->model));
+  HEARTH_RETURN_IF_ERROR(r.path("path", &a->path));
+  HEARTH_RETURN_IF_ERROR(r.number("scale", &a->scale, -100.0, 100.0));
+  if (a->name.empty()) return r.error("name", "is required");
+  if (a->model.empty()) return r.error("model", "is required (the name of the [[models]] entry it adapts)");
+  if (a->path.empty()) return r.error("path", "is required");
   return r.no_unknown_keys();
 }
 
@@ -142,7 +168,7 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
   c.source = path;
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
-    if (key != "server" && key != "tls" && key != "models" && key != "admin") return Status::error(file + ": " + key + ": unknown section");
+    if (key != "server" && key != "tls" && key != "models" && key != "adapters" && key != "admin") return Status::error(file + ": " + key + ": unknown section");
   }
   if (const toml::node* n = root.get("server")) {
     if (!n->is_table()) return Status::error(file + ": server: must be a table");
@@ -185,6 +211,17 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
       ModelEntry m;
       HEARTH_RETURN_IF_ERROR(read_model(*t, file, i, &m));
       c.models.push_back(std::move(m));
+    }
+  }
+  if (const toml::node* n = root.get("adapters")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) return Status::error(file + ": adapters: must be an array of tables ([[adapters]])");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) return Status::error(file + ": adapters[" + std::to_string(i) + "]: must be a table");
+      AdapterEntry a;
+      HEARTH_RETURN_IF_ERROR(read_adapter(*t, file, i, &a));
+      c.adapters.push_back(std::move(a));
     }
   }
   HEARTH_RETURN_IF_ERROR(validate(c));
@@ -262,6 +299,16 @@ Status apply_flags(ServerConfig& c, const std::vector<std::string>& flags) {
   return validate(c);
 }
 
+Status check_served_name(const std::string& name) {
+  if (name.empty() || name.size() > 256) return Status::error("name '" + name + "' must have 1 to 256 characters");
+  for (char ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && std::string("-_.:/").find(ch) == std::string::npos) {
+      return Status::error("name '" + name + "' may use letters, digits and - _ . : / only");
+    }
+  }
+  return Status::ok();
+}
+
 Status validate(const ServerConfig& c) {
   const std::string where = c.source.empty() ? std::string("configuration") : c.source.string();
   if (c.tls_cert.empty() != c.tls_key.empty()) {
@@ -275,6 +322,16 @@ Status validate(const ServerConfig& c) {
         return Status::error(where + ": model name '" + m.name + "' may use letters, digits and - _ . : / only");
       }
     }
+  }
+  // Adapters share the "model" namespace of requests with the models.
+  for (const auto& a : c.adapters) {
+    if (!names.insert(a.name).second) {
+      return Status::error(where + ": adapter name '" + a.name + "' is already the name of a model or adapter");
+    }
+    if (Status s = check_served_name(a.name); !s) return s.with_context(where + ": adapter");
+    bool found = false;
+    for (const auto& m : c.models) found = found || m.name == a.model;
+    if (!found) return Status::error(where + ": adapter '" + a.name + "': model '" + a.model + "' is not configured");
   }
   return Status::ok();
 }

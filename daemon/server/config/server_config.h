@@ -26,6 +26,15 @@ struct ModelEntry {
   std::string store_ref;
 };
 
+// A LoRA adapter served on top of a model ([[adapters]]): clients select it
+// by putting `name` in the request's "model" field.
+struct AdapterEntry {
+  std::string name;
+  std::string model;           // the base model's name (a [[models]] entry)
+  std::filesystem::path path;  // GGUF adapter file
+  float scale = 1.0f;          // factor on alpha / rank for requests that give no lora_scale
+};
+
 struct ServerConfig {
   std::filesystem::path source;              // the config file read, empty if none
   std::string listen_host = "0.0.0.0";
@@ -43,6 +52,7 @@ struct ServerConfig {
   uint32_t max_queued_per_model = 64;
   uint32_t max_context = 8192;               // cap on a model's default context
   std::vector<ModelEntry> models;
+  std::vector<AdapterEntry> adapters;
   // Who may use the admin socket besides root and hearthd's own user: these
   // uids, and members of this group (primary or supplementary; "" = none).
   std::vector<uint32_t> admin_allowed_uids;
@@ -64,7 +74,11 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path);
 // error, if any.
 Status apply_flags(ServerConfig& config, const std::vector<std::string>& flags);
 
-// Cross-field checks (cert and key together, unique model names, ...).
+// A name clients may put in "model" (a model or adapter): letters, digits, - _ . : /.
+Status check_served_name(const std::string& name);
+
+// Cross-field checks (cert and key together, unique model and adapter names,
+// adapters naming configured models, ...).
 Status validate(const ServerConfig& config);
 
 // "HOST:PORT" or "[v6]:PORT" → host and port.

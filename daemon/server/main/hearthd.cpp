@@ -242,6 +242,13 @@ int run(int argc, char** argv) {
       return fail(s.message());
     }
   }
+  for (const auto& a : config.adapters) {
+    sd_notifyf(0, "STATUS=loading adapter %s (%s)", a.name.c_str(), a.path.c_str());
+    if (Status s = models.load_adapter(a); !s) {
+      server.shutdown(std::chrono::milliseconds(0));
+      return fail(s.message());
+    }
+  }
   router.set_ready(true);
   sd_notifyf(0, "READY=1\nSTATUS=serving %zu models on port %u", config.models.size(),
              static_cast<unsigned>(server.port()));

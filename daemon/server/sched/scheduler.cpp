@@ -79,6 +79,12 @@ Result<std::shared_ptr<SequenceHandle>> Scheduler::submit(SequenceRequest reques
                                              " tokens; this model's context holds " + std::to_string(model_->n_ctx()));
   }
   if (request.max_tokens < 0) return fail(SubmitFailure::kInvalid, "max_tokens must not be negative");
+  if (request.adapter) {
+    if (!request.adapter->belongs_to(model_->backend_model())) {
+      return fail(SubmitFailure::kInvalid, "adapter '" + request.adapter->name() + "' belongs to another model");
+    }
+    if (Status s = engine::check_lora_scale(request.adapter_scale); !s) return fail(SubmitFailure::kInvalid, s.message());
+  }
   if (request.embedding && !model_->supports_embeddings()) {
     return fail(SubmitFailure::kInvalid, "this model's backend cannot compute embeddings");
   }
@@ -247,11 +253,15 @@ void Scheduler::step() {
   // chunks fill the rest of the budget, oldest sequence first.
   entries_.clear();
   tables_.clear();
+  seq_adapters_.clear();
   entry_owner_.clear();
   uint32_t used = 0;
+  bool any_adapter = false;
   auto add_sequence_tokens = [&](Sequence& s, size_t count) {
     const int32_t idx = static_cast<int32_t>(tables_.size());
     tables_.push_back(&s.blocks);
+    seq_adapters_.push_back({s.request.adapter.get(), s.request.adapter_scale});
+    any_adapter = any_adapter || s.request.adapter;
     for (size_t k = 0; k < count; ++k) {
       const size_t pos = s.n_fed + k;
       // Generation needs logits of the last token only; an embedding needs
@@ -283,7 +293,9 @@ void Scheduler::step() {
   }
 
   size_t n_seqs_in_step = tables_.size();
-  Status st = model_->forward(entries_, tables_, logits_, &embeddings_);
+  Status st = model_->forward(entries_, tables_, logits_, &embeddings_,
+                              any_adapter ? std::span<const engine::SeqAdapter>(seq_adapters_)
+                                          : std::span<const engine::SeqAdapter>());
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.steps++;

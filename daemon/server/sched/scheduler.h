@@ -91,6 +91,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Sequence>> running_;
   std::vector<engine::BatchEntry> entries_;
   std::vector<const std::vector<int32_t>*> tables_;
+  std::vector<engine::SeqAdapter> seq_adapters_;  // per entry of tables_
   std::vector<Sequence*> entry_owner_;
   std::vector<float> logits_;
   std::vector<float> embeddings_;

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/generator.h"
+#include "engine/lora_adapter.h"
 #include "engine/sampler.h"
 #include "engine/sampling_params.h"
 
@@ -27,6 +29,11 @@ struct SequenceRequest {
   // generated, and kFinished carries the L2-normalised mean of the prompt
   // tokens' final hidden states (sampling fields are ignored).
   bool embedding = false;
+  // A LoRA adapter of the scheduler's model applied to this sequence alone
+  // (null: the bare model), and the factor on its alpha / rank. Sequences
+  // with different adapters share batch steps.
+  std::shared_ptr<const engine::LoraAdapter> adapter;
+  float adapter_scale = 1.0f;
 };
 
 struct SequenceEvent {
