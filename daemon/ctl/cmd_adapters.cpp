@@ -28,8 +28,8 @@ void print_list(const json::object& r) {
               "PATH");
   for (const auto& v : list) {
     const auto& a = v.as_object();
-    std::printf("%-24s %-20s %6s %5s %7s %6s %10s  %s\n", text_of(a.at("name")).c_str(), text_of(a.at("model")).c_str(),
-                text_of(a.at("scale")).c_str(), text_of(a.at("max_rank")).c_str(), text_of(a.at("alpha")).c_str(),
+    std::printf("%-24s %-20s %6g %5s %7g %6s %10s  %s\n", text_of(a.at("name")).c_str(), text_of(a.at("model")).c_str(),
+                a.at("scale").to_number<double>(), text_of(a.at("max_rank")).c_str(), a.at("alpha").to_number<double>(),
                 text_of(a.at("tensors")).c_str(), human_bytes(a.at("bytes").to_number<uint64_t>()).c_str(),
                 text_of(a.at("path")).c_str());
   }
@@ -80,9 +80,9 @@ int cmd_adapters(const Args& args) {
   } else if (sub == "unload") {
     std::printf("unloaded adapter %s (requests running with it finish first)\n", text_of(r->at("unloaded")).c_str());
   } else {
-    std::printf("loaded adapter %s on %s (%s tensors, rank up to %s, scale %s)\n", text_of(r->at("name")).c_str(),
+    std::printf("loaded adapter %s on %s (%s tensors, rank up to %s, scale %g)\n", text_of(r->at("name")).c_str(),
                 text_of(r->at("model")).c_str(), text_of(r->at("tensors")).c_str(), text_of(r->at("max_rank")).c_str(),
-                text_of(r->at("scale")).c_str());
+                r->at("scale").to_number<double>());
   }
   return kExitOk;
 }
