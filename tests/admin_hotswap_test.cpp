@@ -5,6 +5,7 @@
 // requests must reach the new instance, and each replaced instance must be
 // freed once its requests are done.
 #include <atomic>
+#include <cstdio>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <mutex>
@@ -114,6 +115,9 @@ TEST(AdminHotSwap, EveryStreamingRequestCompletesWhileTheModelIsSwapped) {
   stop = true;
   for (auto& t : clients) t.join();
 
+  std::printf("hot swap: %d streamed requests completed across 3 swaps and 1 failed load; %d sequences were running "
+              "at the swaps; %zu failed\n",
+              completed.load(), running_at_swap, failures.size());
   EXPECT_EQ(long_result, "") << "the request that spanned the swaps";
   {
     std::lock_guard lock(mu);
