@@ -163,8 +163,12 @@ Result<ModelConfig> read_model_config(const gguf::GgufFile& f) {
       c.n_swa = static_cast<uint32_t>(**swa);
     }
   }
-  HEARTH_RETURN_IF_ERROR(read_f32(f, p + "attention.max_alibi_bias", &c.alibi_max_bias));
-  HEARTH_RETURN_IF_ERROR(read_f32(f, p + "attention.clamp_kqv", &c.clamp_kqv));
+  // Read for the ALiBi family only, as llama.cpp does (a stray key in another
+  // family's file changes nothing there either).
+  if (!traits->rope) {
+    HEARTH_RETURN_IF_ERROR(read_f32(f, p + "attention.max_alibi_bias", &c.alibi_max_bias));
+    HEARTH_RETURN_IF_ERROR(read_f32(f, p + "attention.clamp_kqv", &c.clamp_kqv));
+  }
   if (c.alibi_max_bias < 0.0f || c.clamp_kqv < 0.0f) {
     return Status::error("metadata '" + p + "attention.max_alibi_bias' and 'attention.clamp_kqv' must not be negative");
   }

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <limits>
 #include <string>
-#include <unordered_map>
 
 #include "quant/dequantize.h"
 #include "quant_dot.h"
@@ -15,7 +14,6 @@ namespace hearth::cpu {
 namespace {
 
 using quant::GgmlType;
-
 
 // Rows of a weight matrix handed to one thread task: enough work to amortise
 // the task hand-off, few enough that both threads finish together.
