@@ -142,5 +142,21 @@ TEST_F(LoraAdminTest, BadAdaptersAreRefusedAndServingGoesOn) {
   EXPECT_EQ(complete("tiny-one"), one);
 }
 
+// Last: it changes the daemon's config file.
+TEST_F(LoraAdminTest, ReloadReportsChangedAdaptersAndRefusesBrokenOnes) {
+  const std::string config = read_file(daemon_->config_file());
+  write_file(daemon_->config_file(), config + "[[adapters]]\nname = \"tiny-two\"\nmodel = \"tiny\"\npath = \"" +
+                                         adapter(1).string() + "\"\n");
+  auto reload = daemon_->ctl({"reload"});
+  ASSERT_EQ(reload.rc, 0) << reload.err;
+  EXPECT_TRUE(contains(reload.out, "[[adapters]] changed: use hearthctl adapters load/unload")) << reload.out;
+  write_file(daemon_->config_file(), config + "[[adapters]]\nname = \"x\"\nmodel = \"nope\"\npath = \"/a.gguf\"\n");
+  auto broken = daemon_->ctl({"reload"});
+  EXPECT_EQ(broken.rc, 1);
+  EXPECT_TRUE(contains(broken.err, "adapter 'x': model 'nope' is not configured")) << broken.err;
+  write_file(daemon_->config_file(), config);
+  EXPECT_FALSE(complete("tiny-one").empty());
+}
+
 }  // namespace
 }  // namespace hearth::testing

@@ -72,6 +72,14 @@ Result<std::vector<std::string>> ConfigReloader::reload() {
   if (models_changed && !demo_only) {
     notes.push_back("[[models]] changed: use hearthctl models load/unload to apply it now, or restart");
   }
+  bool adapters_changed = old.adapters.size() != next.adapters.size();
+  for (size_t i = 0; !adapters_changed && i < next.adapters.size(); ++i) {
+    const auto &a = old.adapters[i], &b = next.adapters[i];
+    adapters_changed = a.name != b.name || a.model != b.model || a.path != b.path || a.scale != b.scale;
+  }
+  if (adapters_changed) {
+    notes.push_back("[[adapters]] changed: use hearthctl adapters load/unload to apply it now, or restart");
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Settings read at use (keys file, admin access, what later loads use) take the new values.
