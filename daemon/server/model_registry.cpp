@@ -118,8 +118,11 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
     } else {
       models_.emplace(e.name, std::move(inst));
     }
-    for (const AdapterEntry& a : adapter_entries) adapters_.erase(a.name);
-    for (ServedAdapter& a : new_adapters) adapters_[a.entry.name] = std::move(a);
+    // Adapters unloaded while this load ran stay unloaded.
+    for (ServedAdapter& a : new_adapters) {
+      auto it = adapters_.find(a.entry.name);
+      if (it != adapters_.end() && it->second.entry.model == e.name) it->second = std::move(a);
+    }
   }
   reap_wake_.notify_all();
   log::info("model '" + e.name + "' loaded from " + e.path.string() + " on backend " + e.backend + " (" +

@@ -6,6 +6,7 @@
 // so sequences with different adapters, or none, share one forward step. A
 // batch without adapters never reaches this code (lora_active_ is false), so
 // the bare model's speed and numerics are unchanged.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -137,6 +138,7 @@ Status LlamaModel::bind_batch_adapters(const hearth_batch& b) {
   if (!b.seq_adapters) return Status::ok();
   std::lock_guard<std::mutex> lock(adapters_mu_);
   bool any = false;
+  batch_adapters_.clear();
   for (uint32_t s = 0; s < b.n_seqs; ++s) {
     const void* a = b.seq_adapters[s];
     if (!a) continue;
@@ -146,6 +148,11 @@ Status LlamaModel::bind_batch_adapters(const hearth_batch& b) {
     const float scale = b.seq_adapter_scales ? b.seq_adapter_scales[s] : 1.0f;
     if (!std::isfinite(scale)) return Status::error("sequence " + std::to_string(s) + ": adapter scale is not finite");
     any = true;
+    const auto* adapter = static_cast<const LoraAdapter*>(a);
+    if (std::find(batch_adapters_.begin(), batch_adapters_.end(), adapter) == batch_adapters_.end() &&
+        batch_adapters_.size() < batch_adapters_.capacity()) {
+      batch_adapters_.push_back(adapter);
+    }
   }
   if (!any) return Status::ok();
   for (uint32_t i = 0; i < b.n_entries; ++i) {
@@ -160,6 +167,10 @@ Status LlamaModel::bind_batch_adapters(const hearth_batch& b) {
 }
 
 void LlamaModel::apply_lora(const Weight& w, const float* x, float* y, int n_tokens) {
+  // Most weights are adapted by no adapter of the batch: skip the dispatch.
+  bool touched = batch_adapters_.size() == batch_adapters_.capacity();  // list full: check per row
+  for (const LoraAdapter* a : batch_adapters_) touched = touched || a->pairs.count(&w) != 0;
+  if (!touched) return;
   pool_.run(n_tokens, [&](int64_t n, int thread) {
     const LoraAdapter* adapter = row_adapter_[n];
     if (!adapter) return;

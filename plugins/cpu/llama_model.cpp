@@ -183,6 +183,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
     // Converted activations: at most 4 bytes per element (the f32 format).
     m->act_.resize(b * std::max<size_t>(wide, m->n_ff_) * sizeof(float));
     m->entry_adapter_.resize(b);
+    m->batch_adapters_.reserve(b);
     m->out_adapter_.resize(b);
     m->entry_scale_.resize(b);
     m->out_scale_.resize(b);

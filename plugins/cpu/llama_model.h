@@ -154,6 +154,7 @@ class LlamaModel {
   std::unordered_map<const void*, std::unique_ptr<LoraAdapter>> adapters_;
   bool lora_active_ = false;
   std::vector<const LoraAdapter*> entry_adapter_, out_adapter_;  // [max_batch]
+  std::vector<const LoraAdapter*> batch_adapters_;                // the batch's distinct adapters
   std::vector<float> entry_scale_, out_scale_;                    // [max_batch]
   const LoraAdapter* const* row_adapter_ = nullptr;               // entry_ or out_ arrays
   const float* row_scale_ = nullptr;
