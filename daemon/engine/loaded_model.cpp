@@ -54,6 +54,11 @@ Result<std::unique_ptr<LoadedModel>> LoadedModel::load(const std::filesystem::pa
   HEARTH_RETURN_IF_ERROR(
       m->plugin_->take_error(m->plugin_->api().model_create(&m->description_->desc(), &opts, &m->model_))
           .with_context(where));
+  // Tensors the backend copied for itself (repacked, or on a device) need
+  // not be held twice: give their pages back.
+  for (size_t i = 0; i < m->file_->tensors().size(); ++i) {
+    if (m->description_->released(i)) m->file_->release_tensor_data(i);
+  }
   std::shared_ptr<plugin::BackendPlugin> owner_plugin = m->plugin_;
   m->model_owner_ = std::shared_ptr<hearth_model>(
       m->model_, [owner_plugin](hearth_model* h) { owner_plugin->api().model_destroy(h); });

@@ -225,6 +225,8 @@ ModelDescription::ModelDescription(const gguf::GgufFile& file, const ModelConfig
   desc_.rope_attn_factor = c.rope_attn_factor;
   desc_.alibi_max_bias = c.alibi_max_bias;
   desc_.clamp_kqv = c.clamp_kqv;
+  released_.assign(tensors_.size(), 0);
+  desc_.tensors_released = released_.data();
 }
 
 }  // namespace hearth::engine

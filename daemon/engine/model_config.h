@@ -53,11 +53,16 @@ class ModelDescription {
   ModelDescription(const gguf::GgufFile& file, const ModelConfig& config, uint32_t n_ctx_seq = 0);
   ModelDescription(const ModelDescription&) = delete;
   ModelDescription& operator=(const ModelDescription&) = delete;
+  // Mutable: the plugin writes tensors_released during model_create.
+  hearth_model_desc& desc() { return desc_; }
   const hearth_model_desc& desc() const { return desc_; }
+  // After model_create: whether the plugin released tensor i (file order).
+  bool released(size_t i) const { return released_[i] != 0; }
 
  private:
   std::string architecture_;
   std::vector<hearth_tensor> tensors_;
+  std::vector<uint8_t> released_;
   hearth_model_desc desc_{};
 };
 

@@ -235,7 +235,9 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::filesystem::path& pa
     }
     f->owned_ = mem;
     f->owned_size_ = size;
+    f->locked_ = mode == LoadMode::kMmapLock;
     if (mode == LoadMode::kMmapLock && mlock(mem, size) != 0) {
+      f->locked_ = false;
       f->load_warning_ = "mlock of " + std::to_string(size) + " bytes failed (" + std::strerror(errno) +
                          "); pages may be evicted under memory pressure";
     }
@@ -441,6 +443,20 @@ Result<const Array*> GgufFile::get_array(std::string_view key, ValueType element
                          std::string(value_type_name(element_type)));
   }
   return a;
+}
+
+uint64_t GgufFile::release_tensor_data(size_t i) {
+  if (!owned_ || i >= tensors_.size() || tensors_[i].n_bytes == 0) return 0;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(tensors_[i].data);
+  const uintptr_t first = (begin + page - 1) / page * page;                  // whole pages only: the
+  const uintptr_t last = (begin + tensors_[i].n_bytes) / page * page;        // neighbours keep theirs
+  if (last <= first) return 0;
+  void* at = reinterpret_cast<void*>(first);
+  if (locked_) munlock(at, last - first);
+  if (madvise(at, last - first, MADV_DONTNEED) != 0) return 0;
+  released_bytes_ += last - first;
+  return last - first;
 }
 
 const TensorInfo* GgufFile::find_tensor(std::string_view name) const {

@@ -83,6 +83,14 @@ class GgufFile {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
 
+  // Gives the memory of tensor i's data back to the system (the whole pages
+  // inside it), for a tensor nobody will read again (a backend keeps its own
+  // copy). Reading it afterwards yields zeros (read mode) or re-reads the
+  // file (mmap modes). No effect on borrowed bytes (parse()). Returns the
+  // bytes given back; tensor_bytes_released() sums them.
+  uint64_t release_tensor_data(size_t i);
+  uint64_t tensor_bytes_released() const { return released_bytes_; }
+
  private:
   GgufFile() = default;
   Status parse_all();
@@ -91,6 +99,8 @@ class GgufFile {
   std::span<const uint8_t> bytes_;
   void* owned_ = nullptr;       // mapping we must release (anonymous or file)
   size_t owned_size_ = 0;
+  bool locked_ = false;         // mlock succeeded (kMmapLock)
+  uint64_t released_bytes_ = 0;
   std::string load_warning_;
 
   uint32_t version_ = 0;

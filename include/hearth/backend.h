@@ -35,7 +35,8 @@ extern "C" {
 /* 1.1: hidden states (hearth_batch.want_embeddings), architecture extras in
  *      hearth_model_desc.
  * 1.2: LoRA adapters: hearth_backend_api.adapter_create/adapter_destroy and
- *      per-sequence hearth_batch.seq_adapters/seq_adapter_scales. */
+ *      per-sequence hearth_batch.seq_adapters/seq_adapter_scales;
+ *      hearth_model_desc.tensors_released (the host frees weights the plugin copied). */
 #define HEARTH_BACKEND_ABI_MINOR 2
 
 #if defined(__GNUC__)
@@ -82,7 +83,8 @@ typedef enum hearth_rope_type {
 
 /* One tensor of the model, as stored in the GGUF file. `data` points into
  * host memory that stays valid until model_destroy returns; the plugin may
- * read it at any time in between (a CPU plugin computes from it directly). */
+ * read it at any time in between (a CPU plugin computes from it directly),
+ * unless it released the tensor (hearth_model_desc.tensors_released). */
 typedef struct hearth_tensor {
   size_t struct_size;
   const char* name;   /* GGUF tensor name, e.g. "blk.0.attn_q.weight" */
@@ -124,6 +126,12 @@ typedef struct hearth_model_desc {
   float rope_attn_factor;    /* rope.scaling.attn_factor: cos/sin are multiplied by it (0 or 1: none) */
   float alibi_max_bias;      /* attention.max_alibi_bias: ALiBi position bias when > 0 (MPT) */
   float clamp_kqv;           /* attention.clamp_kqv: Q, K, V clamped to [-c, c] when > 0 (MPT) */
+  /* Since ABI 1.2: [n_tensors] flags, all 0 on entry, or NULL. During
+   * model_create the plugin sets entry i to 1 when it keeps its own copy of
+   * tensor i (a repacked or device copy) and will never read tensors[i].data
+   * again; the host may then free that memory, so weights are not held twice.
+   * The only field of the description the plugin writes. */
+  uint8_t* tensors_released;
 } hearth_model_desc;
 
 /* How to run the model. */

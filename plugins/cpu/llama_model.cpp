@@ -156,6 +156,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
   HEARTH_RETURN_IF_ERROR(m->bind_weights(d).with_context(where()));
   m->isa_ = best_isa();
   HEARTH_RETURN_IF_ERROR(m->pack_weights());
+  m->release_packed_sources(d);
 
   const size_t kv_floats = static_cast<size_t>(m->n_layer_) * slots * m->kv_dim_;
   try {
@@ -220,6 +221,24 @@ Status LlamaModel::pack_weights() {
   // read row by row in the GGUF layout.
   if (output_.data != tok_embd_.data) HEARTH_RETURN_IF_ERROR(pack(output_));
   return Status::ok();
+}
+
+void LlamaModel::release_packed_sources(const hearth_model_desc& d) const {
+  if (d.struct_size < offsetof(hearth_model_desc, tensors_released) + sizeof(d.tensors_released) ||
+      !d.tensors_released) {
+    return;  // a host that cannot free them (ABI < 1.2)
+  }
+  std::vector<const void*> sources;
+  for (const LayerWeights& l : layers_) {
+    for (const Weight* w : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      if (w->packed.data) sources.push_back(w->data);
+    }
+  }
+  if (output_.packed.data) sources.push_back(output_.data);
+  std::sort(sources.begin(), sources.end());
+  for (size_t i = 0; i < d.n_tensors; ++i) {
+    if (std::binary_search(sources.begin(), sources.end(), d.tensors[i].data)) d.tensors_released[i] = 1;
+  }
 }
 
 hearth_model_stats LlamaModel::stats() const {

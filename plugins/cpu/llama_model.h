@@ -78,6 +78,8 @@ class LlamaModel {
   Status bind_weights(const hearth_model_desc& desc);
   Status validate_batch(const hearth_batch& batch) const;
   Status pack_weights();
+  // Tells the host which of its tensors the packed copies replace (it frees them).
+  void release_packed_sources(const hearth_model_desc& desc) const;
   // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ, plus the LoRA term of
   // each row whose sequence has an adapter touching w.
   void matmul(const Weight& w, const float* x, float* y, int n_tokens);
