@@ -50,6 +50,21 @@ void print_status(const json::object& r) {
                 (unsigned long long)u64(m, "queued"), human_bytes(u64(mem, "weights_bytes") + u64(mem, "backend_weights_bytes")).c_str(),
                 human_bytes(u64(mem, "kv_cache_bytes")).c_str());
   }
+  // Older daemons send no "memory".
+  if (const auto* mem = r.if_contains("memory"); mem && mem->is_object()) {
+    for (const auto& bv : mem->as_object().at("backends").as_array()) {
+      const auto& b = bv.as_object();
+      const uint64_t budget = u64(b, "budget_bytes");
+      std::printf("memory %s: %s used of %s\n", text_of(b.at("backend")).c_str(), human_bytes(u64(b, "used_bytes")).c_str(),
+                  budget ? (human_bytes(budget) + " budget").c_str() : "no budget");
+    }
+    for (const auto& mv : mem->as_object().at("models").as_array()) {
+      const auto& m = mv.as_object();
+      std::printf("  %-24s %-9s %-8s %12s %s evictions %llu\n", text_of(m.at("name")).c_str(), text_of(m.at("state")).c_str(),
+                  text_of(m.at("backend")).c_str(), human_bytes(u64(m, "memory_bytes")).c_str(),
+                  m.at("pinned").as_bool() ? "pinned  " : "unpinned", (unsigned long long)u64(m, "evictions"));
+    }
+  }
   const auto& q = r.at("queue").as_object();
   std::printf("queue: %llu queued, %llu running\n", (unsigned long long)u64(q, "queued"), (unsigned long long)u64(q, "running"));
 }

@@ -83,4 +83,34 @@ std::string Metrics::render(const std::vector<std::pair<std::string, const sched
   return os.str();
 }
 
+std::string render_memory_metrics(const MemoryReport& r) {
+  std::ostringstream os;
+  os << "# HELP hearth_backend_memory_budget_bytes Memory budget of the backend device ([budget]); absent: none.\n"
+     << "# TYPE hearth_backend_memory_budget_bytes gauge\n";
+  for (const auto& b : r.backends) {
+    if (b.budget) os << "hearth_backend_memory_budget_bytes{backend=\"" << b.name << "\"} " << b.budget << "\n";
+  }
+  os << "# HELP hearth_backend_memory_used_bytes Memory held by the models loaded on the backend device.\n"
+     << "# TYPE hearth_backend_memory_used_bytes gauge\n";
+  for (const auto& b : r.backends) os << "hearth_backend_memory_used_bytes{backend=\"" << b.name << "\"} " << b.used << "\n";
+  os << "# HELP hearth_model_memory_bytes Memory the model holds (host share of its file, backend weights, KV, scratch).\n"
+     << "# TYPE hearth_model_memory_bytes gauge\n";
+  for (const auto& m : r.models) {
+    os << "hearth_model_memory_bytes{model=\"" << m.name << "\",backend=\"" << m.backend << "\"} " << m.memory_bytes << "\n";
+  }
+  os << "# HELP hearth_model_state The model's state: 1 for the state it is in.\n# TYPE hearth_model_state gauge\n";
+  for (const auto& m : r.models) {
+    for (const char* state : {"loaded", "loading", "unloaded"}) {
+      os << "hearth_model_state{model=\"" << m.name << "\",state=\"" << state << "\"} " << (m.state == state ? 1 : 0)
+         << "\n";
+    }
+  }
+  os << "# HELP hearth_model_pinned Whether the model is pinned (never evicted).\n# TYPE hearth_model_pinned gauge\n";
+  for (const auto& m : r.models) os << "hearth_model_pinned{model=\"" << m.name << "\"} " << (m.pinned ? 1 : 0) << "\n";
+  os << "# HELP hearth_model_evictions_total Times the model was evicted to make room for another.\n"
+     << "# TYPE hearth_model_evictions_total counter\n";
+  for (const auto& m : r.models) os << "hearth_model_evictions_total{model=\"" << m.name << "\"} " << m.evictions << "\n";
+  return os.str();
+}
+
 }  // namespace hearth::server

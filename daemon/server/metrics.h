@@ -3,6 +3,7 @@
 // gauges are read from each scheduler when rendered. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -12,6 +13,28 @@
 #include "server/sched/scheduler.h"
 
 namespace hearth::server {
+
+// The memory budgets and the models under them (ServedModels::memory_report).
+struct MemoryReport {
+  struct Backend {
+    std::string name;      // "cpu", "cuda.0"
+    uint64_t budget = 0;   // 0: no budget set
+    uint64_t used = 0;     // loaded and retiring models on it
+  };
+  struct Model {
+    std::string name, backend;
+    std::string state;     // "loaded", "loading" or "unloaded"
+    bool pinned = false;
+    uint64_t memory_bytes = 0;  // 0 unless loaded
+    uint64_t evictions = 0;     // times evicted to make room for another model
+  };
+  std::vector<Backend> backends;
+  std::vector<Model> models;
+};
+
+// hearth_backend_memory_budget_bytes / _used_bytes, hearth_model_memory_bytes,
+// hearth_model_state and hearth_model_evictions_total.
+std::string render_memory_metrics(const MemoryReport& report);
 
 class Metrics {
  public:

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "common/log.h"
+#include "server/model_budget.h"
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
 
@@ -28,10 +30,20 @@ ServedModels::ServedModels() : reaper_([this] { reap_loop(); }) {}
 ServedModels::~ServedModels() { shutdown(); }
 
 Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const std::string& digest) {
+  return load_impl(e, config, digest, /*only_if_absent=*/false);
+}
+
+Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, const std::string& digest,
+                               bool only_if_absent) {
   std::lock_guard<std::mutex> load_lock(load_mu_);
   std::vector<AdapterEntry> adapter_entries;  // of the instance this load replaces
+  uint64_t budget = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // An on-demand load that another request finished meanwhile.
+    if (only_if_absent && models_.count(e.name)) return Status::ok();
+    if (stopping_) return Status::error("model '" + e.name + "': hearthd is shutting down");
+    if (auto b = budgets_.find(e.backend); b != budgets_.end()) budget = b->second;
     if (adapters_.count(e.name)) return Status::error("model '" + e.name + "': a LoRA adapter is served under that name");
     for (const auto& [name, a] : adapters_) {
       if (a.entry.model == e.name) adapter_entries.push_back(a.entry);
@@ -52,7 +64,32 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
     if (!cfg) return cfg.status().with_context("model '" + e.name + "' (" + e.path.string() + ")");
     o.n_ctx = std::min(cfg->n_ctx_train, config.max_context);
   }
+  // Refuse what can never fit before evicting anything for it.
+  const auto room_deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(std::min<uint32_t>(config.request_timeout_seconds, 120));
+  uint64_t estimate = 0;
+  if (budget) {
+    auto est = estimate_model_memory(e.path, o.n_ctx, o.n_parallel);
+    if (!est) return est.status().with_context("model '" + e.name + "'");
+    estimate = est->total();
+    if (estimate > budget) {
+      return Status::error("model '" + e.name + "' needs about " + format_bytes(estimate) + " (file " +
+                           format_bytes(est->file_bytes) + ", KV cache " + format_bytes(est->kv_bytes) + " for context " +
+                           std::to_string(o.n_ctx) + " x " + std::to_string(o.n_parallel) + " sequences) but the whole " +
+                           e.backend + " memory budget is " + format_bytes(budget) +
+                           ": it can never fit (nothing was evicted for it)");
+    }
+    HEARTH_RETURN_IF_ERROR(make_room(e.name, e.backend, estimate, e.name, room_deadline));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_ = e.name;
+  }
   auto model = engine::LoadedModel::load(e.path, o);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_.clear();
+  }
   if (!model) return model.status().with_context("model '" + e.name + "'");
   std::shared_ptr<engine::LoadedModel> shared(std::move(model.value()));
 
@@ -81,6 +118,12 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
   }
   auto memory = shared->stats();
   if (!memory) log::warning("model '" + e.name + "': the backend reports no memory figures: " + memory.message());
+  const uint64_t measured = memory ? measured_model_memory(*shared, *memory) : std::max(estimate, shared->file().file_size());
+  if (budget && measured > estimate) {
+    // The backend's own copies and scratch are only known now.
+    Status room = make_room(e.name, e.backend, measured, e.name, room_deadline);
+    if (!room) return room.with_context("model '" + e.name + "' holds " + format_bytes(measured) + " once loaded (more than the estimate)");
+  }
   sched::SchedulerOptions so;
   so.max_queued = config.max_queued_per_model;
   served->scheduler = std::make_shared<sched::Scheduler>(shared, so);
@@ -107,9 +150,11 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
   inst.digest = digest;
   inst.loaded_at = inst.served->created;
   if (memory) inst.memory = *memory;
+  inst.memory_bytes = measured;
   bool swapped = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    last_used_[e.name] = std::chrono::steady_clock::now();
     auto it = models_.find(e.name);
     if (it != models_.end()) {
       retiring_.push_back(std::move(it->second));
@@ -127,10 +172,96 @@ Status ServedModels::load(const ModelEntry& e, const ServerConfig& config, const
   reap_wake_.notify_all();
   log::info("model '" + e.name + "' loaded from " + e.path.string() + " on backend " + e.backend + " (" +
             shared->config().architecture + ", " + std::to_string(shared->config().n_layer) + " layers, context " +
-            std::to_string(shared->n_ctx()) + " x " + std::to_string(o.n_parallel) + " sequences) in " +
+            std::to_string(shared->n_ctx()) + " x " + std::to_string(o.n_parallel) + " sequences, " + format_bytes(measured) + (e.pinned ? ", pinned" : "") + ") in " +
             std::to_string(secs).substr(0, 5) + " s" +
             (swapped ? "; new requests go to it, the previous instance finishes its requests" : ""));
   return Status::ok();
+}
+
+ServedModels::Instance ServedModels::take_locked(std::map<std::string, Instance>::iterator it) {
+  const std::string name = it->first;
+  Instance out = std::move(it->second);
+  models_.erase(it);
+  for (auto a = adapters_.begin(); a != adapters_.end();) {
+    if (a->second.entry.model == name) {
+      log::info("adapter '" + a->first + "' of model '" + name + "' is no longer served");
+      a = adapters_.erase(a);
+    } else {
+      ++a;
+    }
+  }
+  return out;
+}
+
+bool ServedModels::idle_locked(const Instance& i) const {
+  // Besides models_, only the model's adapters and requests between find()
+  // and submit() hold its ServedModel.
+  long holders = 1;
+  for (const auto& [name, a] : adapters_) holders += a.served->base == i.served ? 1 : 0;
+  if (i.served.use_count() > holders) return false;
+  const auto st = i.served->scheduler->stats();
+  return st.queued == 0 && st.running == 0;
+}
+
+bool ServedModels::has_adapters_locked(const std::string& model) const {
+  for (const auto& [name, a] : adapters_) {
+    if (a.entry.model == model) return true;
+  }
+  return false;
+}
+
+uint64_t ServedModels::used_bytes_locked(const std::string& backend) const {
+  uint64_t used = 0;
+  for (const auto& [name, m] : models_) used += m.entry.backend == backend ? m.memory_bytes : 0;
+  for (const auto& m : retiring_) used += m.entry.backend == backend ? m.memory_bytes : 0;
+  return used;
+}
+
+Status ServedModels::make_room(const std::string& model, const std::string& backend, uint64_t need,
+                               const std::string& keep, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    Instance victim;  // freed at the end of the iteration, outside mu_
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto b = budgets_.find(backend);
+      if (b == budgets_.end()) return Status::ok();
+      const uint64_t used = used_bytes_locked(backend);
+      if (used + need <= b->second) return Status::ok();
+      auto best = models_.end();
+      std::string pinned, busy;
+      for (auto it = models_.begin(); it != models_.end(); ++it) {
+        if (it->second.entry.backend != backend || it->first == keep) continue;
+        // A model serving adapters stays too: evicting it would drop them.
+        if (it->second.entry.pinned || has_adapters_locked(it->first)) {
+          pinned += (pinned.empty() ? "" : ", ") + it->first;
+        } else if (!idle_locked(it->second)) {
+          busy += (busy.empty() ? "" : ", ") + it->first;
+        } else if (best == models_.end() || last_used_[it->first] < last_used_[best->first]) {
+          best = it;
+        }
+      }
+      bool retiring = false;
+      for (const auto& r : retiring_) retiring = retiring || r.entry.backend == backend;
+      if (best != models_.end()) {
+        evictions_[best->first]++;
+        log::info("model '" + best->first + "' evicted (least recently used of the idle unpinned models, " +
+                  format_bytes(best->second.memory_bytes) + ") to make room for model '" + model + "'");
+        victim = take_locked(best);
+      } else if (stopping_ || (busy.empty() && !retiring) || std::chrono::steady_clock::now() >= deadline) {
+        return Status::error("model '" + model + "' needs " + format_bytes(need) + " but only " +
+                             format_bytes(b->second > used ? b->second - used : 0) + " of the " + backend +
+                             " memory budget of " + format_bytes(b->second) + " is free, and nothing more can be evicted" +
+                             (pinned.empty() ? "" : "; pinned: " + pinned) +
+                             (busy.empty() ? "" : "; busy with requests (waited for them): " + busy) +
+                             (retiring ? "; instances still finishing their requests" : ""));
+      }
+    }
+    if (victim.served) {
+      victim.served->scheduler->shutdown();
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a busy model drains
+  }
 }
 
 Status ServedModels::unload(const std::string& name) {
@@ -138,16 +269,7 @@ Status ServedModels::unload(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = models_.find(name);
     if (it == models_.end()) return Status::error("no model named '" + name + "' is being served");
-    retiring_.push_back(std::move(it->second));
-    models_.erase(it);
-    for (auto a = adapters_.begin(); a != adapters_.end();) {
-      if (a->second.entry.model == name) {
-        log::info("adapter '" + a->first + "' of model '" + name + "' is no longer served");
-        a = adapters_.erase(a);
-      } else {
-        ++a;
-      }
-    }
+    retiring_.push_back(take_locked(it));
   }
   reap_wake_.notify_all();
   log::info("model '" + name + "' unloaded: it takes no new requests and is freed once its requests finish");
@@ -159,6 +281,19 @@ void ServedModels::reap_loop() {
   while (!stopping_) {
     reap_wake_.wait_for(lock, std::chrono::milliseconds(50));
     std::vector<Instance> done;
+    // Unpinned models idle longer than their idle_unload_seconds go now; a
+    // request naming one loads it again.
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> idle_out;
+    for (const auto& [name, m] : models_) {
+      const uint32_t limit = m.entry.idle_unload_seconds ? m.entry.idle_unload_seconds : config_.idle_unload_seconds;
+      if (!limit || m.entry.pinned || has_adapters_locked(name) || now - last_used_[name] < std::chrono::seconds(limit)) continue;
+      if (idle_locked(m)) idle_out.push_back(name);
+    }
+    for (const auto& name : idle_out) {
+      log::info("model '" + name + "' unloaded after being idle its idle_unload_seconds");
+      done.push_back(take_locked(models_.find(name)));
+    }
     for (auto it = retiring_.begin(); it != retiring_.end();) {
       // use_count 1: no request is between find() and submit() with it, so
       // no new sequence can arrive; then an idle scheduler has delivered
@@ -190,10 +325,84 @@ void ServedModels::reap_loop() {
 std::shared_ptr<api::ServedModel> ServedModels::find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(name);
-  if (it != models_.end()) return it->second.served;
+  if (it != models_.end()) {
+    last_used_[name] = std::chrono::steady_clock::now();
+    return it->second.served;
+  }
   auto a = adapters_.find(name);
-  return a == adapters_.end() ? nullptr : a->second.served;
+  if (a == adapters_.end()) return nullptr;
+  last_used_[a->second.entry.model] = std::chrono::steady_clock::now();
+  return a->second.served;
 }
+
+void ServedModels::configure(const ServerConfig& config, const std::map<std::string, std::string>& digests) {
+  std::lock_guard<std::mutex> lock(mu_);
+  config_ = config;
+  digests_ = digests;
+  budgets_ = config.memory_budgets;
+}
+
+void ServedModels::set_budgets(const ServerConfig& config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  budgets_ = config.memory_budgets;
+  config_.memory_budgets = config.memory_budgets;
+  config_.idle_unload_seconds = config.idle_unload_seconds;
+}
+
+std::shared_ptr<api::ServedModel> ServedModels::find_for_request(const std::string& name, std::string* why) const {
+  if (auto served = find(name)) return served;
+  ModelEntry entry;
+  std::string digest;
+  ServerConfig config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto c = std::find_if(config_.models.begin(), config_.models.end(), [&](const ModelEntry& m) { return m.name == name; });
+    if (c == config_.models.end()) return nullptr;  // not a model of ours: 404
+    entry = *c;
+    if (auto d = digests_.find(name); d != digests_.end()) digest = d->second;
+    config = config_;
+  }
+  // const for the API's sake (ModelRegistry); loading changes the set of
+  // served models, and a ServedModels is never itself a const object.
+  Status s = const_cast<ServedModels*>(this)->load_impl(entry, config, digest, /*only_if_absent=*/true);
+  if (!s) {
+    if (why) *why = "model " + name + " could not be loaded: " + s.message();
+    return nullptr;
+  }
+  auto served = find(name);
+  if (!served && why) *why = "model " + name + " was evicted again before this request could use it; retry";
+  return served;
+}
+
+MemoryReport ServedModels::memory_report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MemoryReport r;
+  std::set<std::string> backends;
+  for (const auto& [name, bytes] : budgets_) backends.insert(name);
+  for (const auto& [name, m] : models_) backends.insert(m.entry.backend);
+  for (const auto& name : backends) {
+    auto b = budgets_.find(name);
+    r.backends.push_back({name, b == budgets_.end() ? 0 : b->second, used_bytes_locked(name)});
+  }
+  std::set<std::string> seen;
+  auto add = [&](const ModelEntry& e) {
+    if (!seen.insert(e.name).second) return;
+    MemoryReport::Model m;
+    m.name = e.name;
+    m.backend = e.backend;
+    m.pinned = e.pinned;
+    auto it = models_.find(e.name);
+    m.state = it != models_.end() ? "loaded" : loading_ == e.name ? "loading" : "unloaded";
+    if (it != models_.end()) m.memory_bytes = it->second.memory_bytes;
+    if (auto ev = evictions_.find(e.name); ev != evictions_.end()) m.evictions = ev->second;
+    r.models.push_back(std::move(m));
+  };
+  for (const auto& [name, m] : models_) add(m.entry);
+  for (const auto& e : config_.models) add(e);
+  return r;
+}
+
+std::string ServedModels::memory_metrics() const { return render_memory_metrics(memory_report()); }
 
 std::vector<std::shared_ptr<api::ServedModel>> ServedModels::list() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -288,6 +497,8 @@ ModelInstanceInfo ServedModels::info_of(const Instance& i, const char* state) {
   out.backend_weight_bytes = i.memory.weight_bytes;
   out.kv_bytes = i.memory.kv_bytes;
   out.scratch_bytes = i.memory.scratch_bytes;
+  out.memory_bytes = i.memory_bytes;
+  out.pinned = i.entry.pinned;
   out.loaded_at = i.loaded_at;
   out.stats = i.served->scheduler->stats();
   return out;

@@ -16,9 +16,22 @@
 // model's scheduler with the adapter applied to its sequence. A hot swap of
 // the base loads its adapters onto the new instance; unloading the base
 // stops serving its adapters too.
+// Memory budgets (configure(): [budget] and the [[models]] entries): a
+// model's memory counts against its backend's budget (measured after load,
+// estimated from its file and KV cache before). A load that does not fit
+// evicts unpinned models (serving no adapter), least recently used first, but never one with
+// requests in flight (it waits for one to drain instead, up to a limit); a
+// model bigger than the whole budget is refused before anything is evicted.
+// Configured models not loaded (load = "on-demand", evicted, idle-unloaded)
+// load on the first request naming them (find_for_request; the request
+// waits, and concurrent requests share the one load since loads are
+// serialised and re-check). Each model keeps its own scheduler thread and
+// `parallel` sequences; models of one backend share its cores through the
+// OS scheduler, so set each model's `threads` to split them.
 // Thread-safe; loads are serialised among themselves.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -32,6 +45,7 @@
 #include "common/status.h"
 #include "server/api/served_model.h"
 #include "server/config/server_config.h"
+#include "server/metrics.h"
 
 namespace hearth::server {
 
@@ -49,6 +63,8 @@ struct ModelInstanceInfo {
   uint32_t parallel = 0;
   uint64_t file_bytes = 0;    // the weights as held in host memory
   uint64_t backend_weight_bytes = 0, kv_bytes = 0, scratch_bytes = 0;
+  uint64_t memory_bytes = 0;  // counted against the budget (see model_budget.h)
+  bool pinned = false;
   int64_t loaded_at = 0;      // Unix seconds
   sched::SchedulerStats stats;
 };
@@ -83,7 +99,20 @@ class ServedModels : public api::ModelRegistry {
   Status unload_adapter(const std::string& name);
   std::vector<AdapterInstanceInfo> describe_adapters() const;
 
+  // The memory budgets ("cpu" → bytes), the idle-unload default and the
+  // configured models (which may load on demand; `digests` labels store
+  // models). Replaces what an earlier call gave; loads nothing.
+  void configure(const ServerConfig& config, const std::map<std::string, std::string>& digests = {});
+
+  // On a config reload: the new budgets and idle-unload default apply at
+  // once (the next load or eviction sees them); [[models]] changes do not.
+  void set_budgets(const ServerConfig& config);
+
   std::shared_ptr<api::ServedModel> find(const std::string& name) const override;
+  // Loads a configured model that is not loaded (see the class comment).
+  std::shared_ptr<api::ServedModel> find_for_request(const std::string& name, std::string* why) const override;
+  std::string memory_metrics() const override;
+  MemoryReport memory_report() const;
   std::vector<std::shared_ptr<api::ServedModel>> list() const override;
 
   // Serving instances (by name), then retiring ones.
@@ -108,6 +137,7 @@ class ServedModels : public api::ModelRegistry {
     // Taken at load, before the scheduler drives the model: the ABI lets
     // only one thread at a time call into a model.
     hearth_model_stats memory{};
+    uint64_t memory_bytes = 0;  // what counts against the budget
   };
   struct ServedAdapter {
     AdapterEntry entry;
@@ -116,6 +146,16 @@ class ServedModels : public api::ModelRegistry {
   // Loads e onto `model` (served as `base`) and builds its ServedModel.
   static Result<ServedAdapter> make_adapter(const AdapterEntry& e, engine::LoadedModel& model,
                                             const std::shared_ptr<api::ServedModel>& base);
+  Status load_impl(const ModelEntry& e, const ServerConfig& config, const std::string& digest, bool only_if_absent);
+  // Evicts idle unpinned models of `backend` (LRU first; never `keep`) until
+  // `need` more bytes fit its budget, waiting for busy ones until `deadline`.
+  Status make_room(const std::string& model, const std::string& backend, uint64_t need, const std::string& keep,
+                   std::chrono::steady_clock::time_point deadline);
+  uint64_t used_bytes_locked(const std::string& backend) const;  // mu_ held
+  bool idle_locked(const Instance& i) const;                     // mu_ held
+  bool has_adapters_locked(const std::string& model) const;      // mu_ held
+  // Takes `name` out of models_ with its adapters; mu_ held.
+  Instance take_locked(std::map<std::string, Instance>::iterator it);
   void reap_loop();
   static ModelInstanceInfo info_of(const Instance& i, const char* state);
 
@@ -126,6 +166,13 @@ class ServedModels : public api::ModelRegistry {
   std::vector<Instance> retiring_;          // guarded by mu_
   std::map<std::string, ServedAdapter> adapters_;  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
+  // Budgets: guarded by mu_.
+  ServerConfig config_;                               // load options for on-demand loads
+  std::map<std::string, std::string> digests_;
+  std::map<std::string, uint64_t> budgets_;           // backend → bytes
+  mutable std::map<std::string, std::chrono::steady_clock::time_point> last_used_;
+  std::map<std::string, uint64_t> evictions_;
+  std::string loading_;                               // the model load_impl is loading
   std::thread reaper_;
 };
 

@@ -133,7 +133,7 @@ void Router::handle(const HttpRequest& req, std::shared_ptr<ResponseStream> raw_
     if (!method_is("GET")) return;
     std::vector<std::pair<std::string, const sched::Scheduler*>> list;
     for (const auto& m : models_.list()) list.emplace_back(m->name, m->scheduler.get());
-    out->send(200, "text/plain; version=0.0.4", metrics_.render(list));
+    out->send(200, "text/plain; version=0.0.4", metrics_.render(list) + models_.memory_metrics());
     return;
   }
   if (path == "/v1/models") {

@@ -136,7 +136,9 @@ Reply AdminCommands::status() {
         {"memory", json::object{{"weights_bytes", m.file_bytes},
                                 {"backend_weights_bytes", m.backend_weight_bytes},
                                 {"kv_cache_bytes", m.kv_bytes},
-                                {"scratch_bytes", m.scratch_bytes}}},
+                                {"scratch_bytes", m.scratch_bytes},
+                                {"total_bytes", m.memory_bytes}}},
+        {"pinned", m.pinned},
         {"running", m.stats.running},
         {"queued", m.stats.queued},
         {"kv_blocks_used", m.stats.kv_blocks_used},
@@ -148,6 +150,18 @@ Reply AdminCommands::status() {
   for (const auto& [name, version] : backends) in_use.push_back(json::object{{"name", name}, {"version", version}});
   out["backends"] = std::move(in_use);
   out["models"] = std::move(models);
+  // Budgets per backend device and every configured model's state
+  // (loaded / loading / unloaded: on-demand, evicted or idle-unloaded).
+  const MemoryReport memory = models_.memory_report();
+  json::array budgets, states;
+  for (const auto& b : memory.backends) {
+    budgets.push_back(json::object{{"backend", b.name}, {"budget_bytes", b.budget}, {"used_bytes", b.used}});
+  }
+  for (const auto& m : memory.models) {
+    states.push_back(json::object{{"name", m.name}, {"backend", m.backend}, {"state", m.state}, {"pinned", m.pinned},
+                                  {"memory_bytes", m.memory_bytes}, {"evictions", m.evictions}});
+  }
+  out["memory"] = json::object{{"backends", std::move(budgets)}, {"models", std::move(states)}};
   out["queue"] = json::object{{"queued", queued}, {"running", running},
                               {"max_queued_per_model", config.max_queued_per_model}};
   return out;

@@ -33,6 +33,8 @@ json::object instance_json(const ModelInstanceInfo& m) {
                       {"queued", m.stats.queued},
                       {"weights_bytes", m.file_bytes},
                       {"kv_cache_bytes", m.kv_bytes},
+                      {"memory_bytes", m.memory_bytes},
+                      {"pinned", m.pinned},
                       {"loaded_at", m.loaded_at}};
 }
 

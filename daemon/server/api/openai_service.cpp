@@ -133,7 +133,9 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
               const std::shared_ptr<ResponseStream>& out) {
   if (!parsed) return send_error(*out, parsed.error());
   CompletionPlan& plan = *parsed;
-  const std::shared_ptr<ServedModel> served = registry.find(plan.model);
+  std::string unavailable;
+  const std::shared_ptr<ServedModel> served = registry.find_for_request(plan.model, &unavailable);
+  if (!served && !unavailable.empty()) return send_error(*out, ApiError::unavailable(unavailable));
   if (!served || !served->scheduler) return send_error(*out, unknown_model(plan.model));
   auto prompts = prepare(*served, plan);
   if (!prompts) return send_error(*out, prompts.error());
@@ -194,7 +196,9 @@ void embed(const ModelRegistry& registry, const HttpRequest& request, const std:
   auto parsed = parse_embeddings_request(request.body);
   if (!parsed) return send_error(*out, parsed.error());
   EmbeddingPlan& plan = *parsed;
-  const std::shared_ptr<ServedModel> served = registry.find(plan.model);
+  std::string unavailable;
+  const std::shared_ptr<ServedModel> served = registry.find_for_request(plan.model, &unavailable);
+  if (!served && !unavailable.empty()) return send_error(*out, ApiError::unavailable(unavailable));
   if (!served || !served->scheduler) return send_error(*out, unknown_model(plan.model));
   const auto& model = served->scheduler->model();
   if (!model.supports_embeddings()) {

@@ -46,6 +46,15 @@ class ModelRegistry {
   virtual ~ModelRegistry();
   // The model named `name`, or null when none is served under that name.
   virtual std::shared_ptr<ServedModel> find(const std::string& name) const = 0;
+  // Like find, for serving a request: may load a configured on-demand model
+  // first (the caller waits). When it returns null for a model that exists
+  // but could not be made available, *why says why (the API answers 503).
+  virtual std::shared_ptr<ServedModel> find_for_request(const std::string& name, std::string* why) const {
+    (void)why;
+    return find(name);
+  }
+  // Prometheus text of the memory budgets and models' memory ("" if none).
+  virtual std::string memory_metrics() const { return {}; }
   // Every served model, in the order /v1/models lists them.
   virtual std::vector<std::shared_ptr<ServedModel>> list() const = 0;
 };

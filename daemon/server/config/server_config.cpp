@@ -64,6 +64,14 @@ class TableReader {
     *out = static_cast<float>(*v);
     return Status::ok();
   }
+  Status boolean(const std::string& key, bool* out) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (!n) return Status::ok();
+    if (!n->is_boolean()) return error(key, "must be true or false");
+    *out = *n->value<bool>();
+    return Status::ok();
+  }
   Status no_unknown_keys() const {
     for (const auto& [k, v] : t_) {
       if (!seen_.count(std::string(k.str()))) return error(std::string(k.str()), "unknown key");
@@ -88,6 +96,14 @@ Status read_model(const toml::table& t, const std::string& file, size_t index, M
   HEARTH_RETURN_IF_ERROR(r.integer("context", &m->context, 0, 1 << 20));
   HEARTH_RETURN_IF_ERROR(r.integer("parallel", &m->parallel, 1, 256));
   HEARTH_RETURN_IF_ERROR(r.integer("threads", &m->threads, 0, 1024));
+  HEARTH_RETURN_IF_ERROR(r.boolean("pinned", &m->pinned));
+  HEARTH_RETURN_IF_ERROR(r.integer("idle_unload_seconds", &m->idle_unload_seconds, 0, 30 * 86400));
+  std::string load = "start";
+  HEARTH_RETURN_IF_ERROR(r.string("load", &load));
+  if (load != "start" && load != "on-demand") {
+    return r.error("load", "must be \"start\" or \"on-demand\", got '" + load + "'");
+  }
+  m->on_demand = load == "on-demand";
   if (m->name.empty()) return r.error("name", "is required");
   if (m->path.empty() && m->store_ref.empty()) return r.error("path", "is required (or store = a model of the store)");
   if (!m->path.empty() && !m->store_ref.empty()) return r.error("store", "give either path or store, not both");
@@ -135,7 +151,76 @@ Status read_admin(const toml::table& t, const std::string& file, ServerConfig* c
   return Status::ok();
 }
 
+// [budget]: cpu = "12GiB", cuda.0 = "70GiB" (a table cuda with keys "0", ...),
+// idle_unload_seconds = N.
+Status read_budget(const toml::table& t, const std::string& file, ServerConfig* c) {
+  auto size_of = [&](const std::string& key, const toml::node& n) -> Result<uint64_t> {
+    std::string text;
+    if (n.is_integer()) {
+      text = std::to_string(*n.value<int64_t>());
+    } else if (n.is_string()) {
+      text = *n.value<std::string>();
+    } else {
+      return Status::error(file + ": budget." + key + ": must be a size such as \"12GiB\" or a number of bytes");
+    }
+    auto bytes = parse_byte_size(text);
+    if (!bytes) return bytes.status().with_context(file + ": budget." + key);
+    return *bytes;
+  };
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (key == "idle_unload_seconds") {
+      const auto n = v.value<int64_t>();
+      if (!v.is_integer() || !n || *n < 0 || *n > 30 * 86400) {
+        return Status::error(file + ": budget.idle_unload_seconds: must be an integer from 0 to 2592000");
+      }
+      c->idle_unload_seconds = static_cast<uint32_t>(*n);
+    } else if (key == "cpu") {
+      auto bytes = size_of(key, v);
+      if (!bytes) return bytes.status();
+      c->memory_budgets["cpu"] = *bytes;
+    } else if (key == "cuda" && v.is_table()) {
+      for (const auto& [dk, dv] : *v.as_table()) {
+        const std::string device(dk.str());
+        const bool numeric = !device.empty() && device.size() <= 3 &&
+                             device.find_first_not_of("0123456789") == std::string::npos;
+        if (!numeric) return Status::error(file + ": budget.cuda." + device + ": the device must be a GPU index (cuda.0, cuda.1, ...)");
+        auto bytes = size_of("cuda." + device, dv);
+        if (!bytes) return bytes.status();
+        c->memory_budgets["cuda." + std::to_string(std::stoi(device))] = *bytes;
+      }
+    } else {
+      return Status::error(file + ": budget." + key + ": unknown key (budgets: cpu = \"12GiB\", cuda.0 = \"70GiB\"; idle_unload_seconds)");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<uint64_t> parse_byte_size(const std::string& text) {
+  const std::string bad = "'" + text + "' is not a size (a positive number with an optional unit B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == 0) return Status::error(bad);
+  errno = 0;
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + i || errno != 0 || !std::isfinite(number)) return Status::error(bad);
+  std::string unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},          {"B", 1},          {"KB", 1e3},          {"MB", 1e6},           {"GB", 1e9},
+      {"TB", 1e12},     {"KiB", 1024.0},   {"MiB", 1048576.0},   {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = number * factor;
+    if (bytes < 1) return Status::error("'" + text + "': a budget must be more than zero bytes");
+    if (bytes > 1e18) return Status::error("'" + text + "': too large");
+    return static_cast<uint64_t>(bytes);
+  }
+  return Status::error(bad);
+}
 
 Status parse_host_port(const std::string& text, std::string* host, uint16_t* port) {
   const auto colon = text.rfind(':');
@@ -168,7 +253,7 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
   c.source = path;
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
-    if (key != "server" && key != "tls" && key != "models" && key != "adapters" && key != "admin") return Status::error(file + ": " + key + ": unknown section");
+    if (key != "server" && key != "tls" && key != "models" && key != "adapters" && key != "admin" && key != "budget") return Status::error(file + ": " + key + ": unknown section");
   }
   if (const toml::node* n = root.get("server")) {
     if (!n->is_table()) return Status::error(file + ": server: must be a table");
@@ -201,6 +286,10 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
   if (const toml::node* n = root.get("admin")) {
     if (!n->is_table()) return Status::error(file + ": admin: must be a table");
     HEARTH_RETURN_IF_ERROR(read_admin(*n->as_table(), file, &c));
+  }
+  if (const toml::node* n = root.get("budget")) {
+    if (!n->is_table()) return Status::error(file + ": budget: must be a table");
+    HEARTH_RETURN_IF_ERROR(read_budget(*n->as_table(), file, &c));
   }
   if (const toml::node* n = root.get("models")) {
     const toml::array* arr = n->as_array();
@@ -332,6 +421,12 @@ Status validate(const ServerConfig& c) {
     bool found = false;
     for (const auto& m : c.models) found = found || m.name == a.model;
     if (!found) return Status::error(where + ": adapter '" + a.name + "': model '" + a.model + "' is not configured");
+    for (const auto& m : c.models) {
+      if (m.name == a.model && m.on_demand) {
+        return Status::error(where + ": adapter '" + a.name + "': model '" + a.model +
+                             "' loads on demand; adapters need a model loaded at start (load = \"start\")");
+      }
+    }
   }
   return Status::ok();
 }

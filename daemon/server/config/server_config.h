@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ struct ModelEntry {
   // Instead of a path: a model of the store (name or digest), resolved to
   // its blob when hearthd starts.
   std::string store_ref;
+  // Memory budgets (see ServedModels): a pinned model is never evicted; an
+  // on-demand one is not loaded at start but on the first request naming it;
+  // idle_unload_seconds > 0 unloads an unpinned model idle that long.
+  bool pinned = false;
+  bool on_demand = false;             // load = "on-demand" (default "start")
+  uint32_t idle_unload_seconds = 0;   // 0: [budget] idle_unload_seconds
 };
 
 // A LoRA adapter served on top of a model ([[adapters]]): clients select it
@@ -53,6 +60,11 @@ struct ServerConfig {
   uint32_t max_context = 8192;               // cap on a model's default context
   std::vector<ModelEntry> models;
   std::vector<AdapterEntry> adapters;
+  // [budget]: memory budget in bytes per backend device, keyed "cpu" or
+  // "cuda.0", "cuda.1", ... (a model's key is its backend name; absent: no
+  // limit). idle_unload_seconds: default for models that set none (0: never).
+  std::map<std::string, uint64_t> memory_budgets;
+  uint32_t idle_unload_seconds = 0;
   // Who may use the admin socket besides root and hearthd's own user: these
   // uids, and members of this group (primary or supplementary; "" = none).
   std::vector<uint32_t> admin_allowed_uids;
@@ -76,6 +88,10 @@ Status apply_flags(ServerConfig& config, const std::vector<std::string>& flags);
 
 // A name clients may put in "model" (a model or adapter): letters, digits, - _ . : /.
 Status check_served_name(const std::string& name);
+
+// "12GiB", "512 MiB", "1.5GB", "1048576" → bytes. Error for zero, negative,
+// unknown units and absurd sizes.
+Result<uint64_t> parse_byte_size(const std::string& text);
 
 // Cross-field checks (cert and key together, unique model and adapter names,
 // adapters naming configured models, ...).

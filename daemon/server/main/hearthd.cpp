@@ -228,14 +228,19 @@ int run(int argc, char** argv) {
   admin::AdminCommands admin_commands(models, **store, router, reloader);
   admin_commands.set_listen_address(config.listen_host + ":" + std::to_string(server.port()));
   admin::AdminServer admin_server(admin_commands, admin::AdminAccess::from_config(config));
-  reloader.on_applied([&admin_server](const ServerConfig& c) { admin_server.set_access(admin::AdminAccess::from_config(c)); });
+  reloader.on_applied([&admin_server, &models](const ServerConfig& c) {
+    admin_server.set_access(admin::AdminAccess::from_config(c));
+    models.set_budgets(c);
+  });
   // Serving does not depend on the admin plane: without it hearthd still
   // serves, and says loudly why hearthctl cannot reach it.
   if (Status s = admin_server.start(config.admin_socket); !s) {
     log::error("admin socket unavailable, hearthctl's remote verbs will not work: " + s.message());
   }
 
+  models.configure(config, digests);
   for (const auto& m : config.models) {
+    if (m.on_demand) continue;  // loads on the first request naming it
     sd_notifyf(0, "STATUS=loading model %s (%s)", m.name.c_str(), m.path.c_str());
     if (Status s = models.load(m, config, digests[m.name]); !s) {
       server.shutdown(std::chrono::milliseconds(0));
