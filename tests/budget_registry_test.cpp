@@ -281,6 +281,50 @@ TEST_F(Budget, IdleModelsUnloadAndLoadAgainOnTheNextRequest) {
   EXPECT_EQ(run_request(*b), "");
 }
 
+TEST_F(Budget, AcquireLoadsOnTheLoaderThreadOnceForConcurrentRequests) {
+  ServedModels models;
+  models.configure(config_);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::shared_ptr<api::ServedModel>> got;
+  std::vector<std::string> whys;
+  const auto caller = std::this_thread::get_id();
+  std::atomic<int> on_caller{0};
+  constexpr int kRequests = 6;
+  for (int i = 0; i < kRequests; ++i) {
+    models.acquire(i == kRequests - 1 ? "nobody" : names_[1], [&, i](std::shared_ptr<api::ServedModel> m, std::string why) {
+      // The first finds it unloaded; later ones may find it loaded already.
+      if (i == 0 && std::this_thread::get_id() == caller) on_caller++;
+      std::lock_guard<std::mutex> lock(mu);
+      got.push_back(std::move(m));
+      whys.push_back(std::move(why));
+      cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return got.size() == kRequests; }));
+  int served = 0;
+  std::shared_ptr<api::ServedModel> first;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!got[i]) {
+      EXPECT_EQ(whys[i], "") << "an unknown model is a plain 404";
+      continue;
+    }
+    ++served;
+    if (!first) first = got[i];
+    EXPECT_EQ(got[i], first) << "concurrent requests share one load";
+  }
+  EXPECT_EQ(served, kRequests - 1);
+  EXPECT_EQ(on_caller.load(), 0) << "a model that needs loading is never handed over on the caller's thread";
+  lock.unlock();
+  // Loaded now: answered at once, on the caller's thread.
+  bool inline_answer = false;
+  models.acquire(names_[1], [&](std::shared_ptr<api::ServedModel> m, std::string) {
+    inline_answer = m && std::this_thread::get_id() == caller;
+  });
+  EXPECT_TRUE(inline_answer);
+}
+
 // Writes `budget_section` as the config's [budget] and parses the file.
 class BudgetConfig : public ::testing::Test {
  protected:

@@ -25,7 +25,7 @@ std::string token_text(const engine::LoadedModel& m, int32_t id) {
 
 }  // namespace
 
-ServedModels::ServedModels() : reaper_([this] { reap_loop(); }) {}
+ServedModels::ServedModels() : reaper_([this] { reap_loop(); }), loader_([this] { loader_loop(); }) {}
 
 ServedModels::~ServedModels() { shutdown(); }
 
@@ -374,6 +374,36 @@ std::shared_ptr<api::ServedModel> ServedModels::find_for_request(const std::stri
   return served;
 }
 
+void ServedModels::acquire(const std::string& name, Acquired done) const {
+  if (auto served = find(name)) return done(std::move(served), {});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool configured = std::any_of(config_.models.begin(), config_.models.end(),
+                                        [&](const ModelEntry& m) { return m.name == name; });
+    if (configured && !stopping_) {
+      load_queue_.emplace_back(name, std::move(done));
+      load_wake_.notify_all();
+      return;
+    }
+  }
+  done(nullptr, {});
+}
+
+void ServedModels::loader_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    load_wake_.wait(lock, [&] { return stopping_ || !load_queue_.empty(); });
+    if (load_queue_.empty()) return;  // stopping
+    auto [name, done] = std::move(load_queue_.front());
+    load_queue_.erase(load_queue_.begin());
+    lock.unlock();
+    std::string why;
+    auto served = find_for_request(name, &why);
+    done(std::move(served), std::move(why));
+    lock.lock();
+  }
+}
+
 MemoryReport ServedModels::memory_report() const {
   std::lock_guard<std::mutex> lock(mu_);
   MemoryReport r;
@@ -536,15 +566,21 @@ size_t ServedModels::retiring_count() const {
 }
 
 void ServedModels::shutdown() {
-  std::vector<Instance> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+  }
+  // Requests still waiting for a load are answered (503: shutting down).
+  load_wake_.notify_all();
+  if (loader_.joinable()) loader_.join();
+  reap_wake_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+  std::vector<Instance> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     for (auto& [name, m] : models_) all.push_back(m);
     for (auto& m : retiring_) all.push_back(m);
   }
-  reap_wake_.notify_all();
-  if (reaper_.joinable()) reaper_.join();
   for (auto& m : all) m.served->scheduler->shutdown();
 }
 

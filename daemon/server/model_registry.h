@@ -24,8 +24,8 @@
 // model bigger than the whole budget is refused before anything is evicted.
 // Configured models not loaded (load = "on-demand", evicted, idle-unloaded)
 // load on the first request naming them (find_for_request; the request
-// waits, and concurrent requests share the one load since loads are
-// serialised and re-check). Each model keeps its own scheduler thread and
+// waits, on a loader thread rather than a network thread; concurrent
+// requests share the one load since loads are serialised and re-check). Each model keeps its own scheduler thread and
 // `parallel` sequences; models of one backend share its cores through the
 // OS scheduler, so set each model's `threads` to split them.
 // Thread-safe; loads are serialised among themselves.
@@ -109,8 +109,12 @@ class ServedModels : public api::ModelRegistry {
   void set_budgets(const ServerConfig& config);
 
   std::shared_ptr<api::ServedModel> find(const std::string& name) const override;
-  // Loads a configured model that is not loaded (see the class comment).
-  std::shared_ptr<api::ServedModel> find_for_request(const std::string& name, std::string* why) const override;
+  // Loads a configured model that is not loaded (see the class comment);
+  // blocks while it loads. Null with *why set when it could not be loaded,
+  // null with *why empty when no model of that name is configured.
+  std::shared_ptr<api::ServedModel> find_for_request(const std::string& name, std::string* why) const;
+  // find_for_request on the loader thread when a load is needed.
+  void acquire(const std::string& name, Acquired done) const override;
   std::string memory_metrics() const override;
   MemoryReport memory_report() const;
   std::vector<std::shared_ptr<api::ServedModel>> list() const override;
@@ -157,6 +161,7 @@ class ServedModels : public api::ModelRegistry {
   // Takes `name` out of models_ with its adapters; mu_ held.
   Instance take_locked(std::map<std::string, Instance>::iterator it);
   void reap_loop();
+  void loader_loop();
   static ModelInstanceInfo info_of(const Instance& i, const char* state);
 
   std::mutex load_mu_;             // one load at a time
@@ -174,6 +179,10 @@ class ServedModels : public api::ModelRegistry {
   std::map<std::string, uint64_t> evictions_;
   std::string loading_;                               // the model load_impl is loading
   std::thread reaper_;
+  // On-demand loads of acquire(), in order, on one thread (loads are serialised anyway).
+  mutable std::vector<std::pair<std::string, Acquired>> load_queue_;  // guarded by mu_
+  mutable std::condition_variable load_wake_;
+  std::thread loader_;
 };
 
 // Writes the demo model (random weights, labelled as such) to `path` unless

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -129,14 +130,20 @@ ApiError submit_error(sched::SubmitFailure why, const std::string& message, cons
   return ApiError::internal(message);
 }
 
-void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResult<CompletionPlan> parsed,
-              const std::shared_ptr<ResponseStream>& out) {
-  if (!parsed) return send_error(*out, parsed.error());
-  CompletionPlan& plan = *parsed;
-  std::string unavailable;
-  const std::shared_ptr<ServedModel> served = registry.find_for_request(plan.model, &unavailable);
-  if (!served && !unavailable.empty()) return send_error(*out, ApiError::unavailable(unavailable));
-  if (!served || !served->scheduler) return send_error(*out, unknown_model(plan.model));
+// Looks the model up (which may load it: then `then` runs later, on the
+// registry's loader thread, so no network thread waits for a load) and runs
+// `then` with it, or answers 404 (no such model) / 503 (it did not load).
+void with_model(const ModelRegistry& registry, const std::string& name, const std::shared_ptr<ResponseStream>& out,
+                std::function<void(const std::shared_ptr<ServedModel>&)> then) {
+  registry.acquire(name, [name, out, then = std::move(then)](std::shared_ptr<ServedModel> served, std::string why) {
+    if (!served && !why.empty()) return send_error(*out, ApiError::unavailable(why));
+    if (!served || !served->scheduler) return send_error(*out, unknown_model(name));
+    then(served);
+  });
+}
+
+void generate_on(const std::shared_ptr<ServedModel>& served, const std::string& request_id, CompletionPlan& plan,
+                 const std::shared_ptr<ResponseStream>& out) {
   auto prompts = prepare(*served, plan);
   if (!prompts) return send_error(*out, prompts.error());
 
@@ -170,7 +177,7 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
       seq.adapter = served->adapter;
       seq.adapter_scale = plan.lora_scale.value_or(served->adapter_scale);
       seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
-      seq.request_id = request.request_id;
+      seq.request_id = request_id;
       if (n_choices > 1) seq.request_id += "/" + std::to_string(index);
       sched::SubmitFailure why = sched::SubmitFailure::kNone;
       auto handle = served->scheduler->submit(std::move(seq), exchange->sink(index), &why);
@@ -191,15 +198,18 @@ void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResu
   exchange->start();
 }
 
-// One sequence per input; the exchange answers once every vector is in.
-void embed(const ModelRegistry& registry, const HttpRequest& request, const std::shared_ptr<ResponseStream>& out) {
-  auto parsed = parse_embeddings_request(request.body);
+void generate(const ModelRegistry& registry, const HttpRequest& request, ApiResult<CompletionPlan> parsed,
+              const std::shared_ptr<ResponseStream>& out) {
   if (!parsed) return send_error(*out, parsed.error());
-  EmbeddingPlan& plan = *parsed;
-  std::string unavailable;
-  const std::shared_ptr<ServedModel> served = registry.find_for_request(plan.model, &unavailable);
-  if (!served && !unavailable.empty()) return send_error(*out, ApiError::unavailable(unavailable));
-  if (!served || !served->scheduler) return send_error(*out, unknown_model(plan.model));
+  auto plan = std::make_shared<CompletionPlan>(std::move(*parsed));
+  with_model(registry, plan->model, out, [plan, request_id = request.request_id, out](const std::shared_ptr<ServedModel>& served) {
+    generate_on(served, request_id, *plan, out);
+  });
+}
+
+// One sequence per input; the exchange answers once every vector is in.
+void embed_on(const std::shared_ptr<ServedModel>& served, const std::string& request_id, EmbeddingPlan& plan,
+              const std::shared_ptr<ResponseStream>& out) {
   const auto& model = served->scheduler->model();
   if (!model.supports_embeddings()) {
     return send_error(*out, ApiError::invalid_request("model " + served->name + " runs on a backend that cannot "
@@ -237,7 +247,7 @@ void embed(const ModelRegistry& registry, const HttpRequest& request, const std:
     seq.adapter = served->adapter;
     seq.adapter_scale = served->adapter_scale;
     seq.deadline = std::chrono::steady_clock::now() + served->request_timeout;
-    seq.request_id = request.request_id;
+    seq.request_id = request_id;
     if (prompts.size() > 1) seq.request_id += "/" + std::to_string(i);
     sched::SubmitFailure why = sched::SubmitFailure::kNone;
     auto handle = served->scheduler->submit(std::move(seq), exchange->sink(i), &why);
@@ -252,6 +262,15 @@ void embed(const ModelRegistry& registry, const HttpRequest& request, const std:
   }
   out->on_close([weak = std::weak_ptr<EmbeddingExchange>(exchange)] {
     if (auto ex = weak.lock()) ex->client_gone();
+  });
+}
+
+void embed(const ModelRegistry& registry, const HttpRequest& request, const std::shared_ptr<ResponseStream>& out) {
+  auto parsed = parse_embeddings_request(request.body);
+  if (!parsed) return send_error(*out, parsed.error());
+  auto plan = std::make_shared<EmbeddingPlan>(std::move(*parsed));
+  with_model(registry, plan->model, out, [plan, request_id = request.request_id, out](const std::shared_ptr<ServedModel>& served) {
+    embed_on(served, request_id, *plan, out);
   });
 }
 

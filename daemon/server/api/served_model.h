@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,13 +47,13 @@ class ModelRegistry {
   virtual ~ModelRegistry();
   // The model named `name`, or null when none is served under that name.
   virtual std::shared_ptr<ServedModel> find(const std::string& name) const = 0;
-  // Like find, for serving a request: may load a configured on-demand model
-  // first (the caller waits). When it returns null for a model that exists
-  // but could not be made available, *why says why (the API answers 503).
-  virtual std::shared_ptr<ServedModel> find_for_request(const std::string& name, std::string* why) const {
-    (void)why;
-    return find(name);
-  }
+  // For serving a request: calls `done` with the model named `name`, at once
+  // when it is served; a configured model that is not loaded is loaded first
+  // and `done` runs later on another thread (network threads never wait for
+  // a load). `model` null with `why` empty: no such model; with `why` set:
+  // it exists but could not be made available (the API answers 503).
+  using Acquired = std::function<void(std::shared_ptr<ServedModel> model, std::string why)>;
+  virtual void acquire(const std::string& name, Acquired done) const { done(find(name), {}); }
   // Prometheus text of the memory budgets and models' memory ("" if none).
   virtual std::string memory_metrics() const { return {}; }
   // Every served model, in the order /v1/models lists them.
