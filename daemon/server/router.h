@@ -30,6 +30,7 @@ class Router : public HttpHandler {
   void set_ready(bool ready) { ready_.store(ready); }
   // While draining, new generation requests get 503.
   void set_draining(bool draining) { draining_.store(draining); }
+  bool draining() const { return draining_.load(); }
 
  private:
   std::shared_ptr<const ApiKeys> keys() const;

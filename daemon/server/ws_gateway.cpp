@@ -101,8 +101,9 @@ class WsGateway::RequestStream : public ResponseStream {
   std::vector<std::function<void()>> callbacks_;
 };
 
-WsGateway::WsGateway(api::OpenAiService& service, std::function<bool(const HttpRequest&)> authorized)
-    : service_(service), authorized_(std::move(authorized)) {}
+WsGateway::WsGateway(api::OpenAiService& service, std::function<bool(const HttpRequest&)> authorized,
+                     std::function<bool()> draining)
+    : service_(service), authorized_(std::move(authorized)), draining_(std::move(draining)) {}
 
 std::optional<WebSocketHandler::Refusal> WsGateway::admit(const HttpRequest& upgrade) {
   if (authorized_(upgrade)) return std::nullopt;
@@ -179,6 +180,10 @@ void WsGateway::on_message(const std::shared_ptr<WebSocketConnection>& conn, std
   }
   if (!body || !body->is_object()) {
     conn->send_text(error_message(id, api::ApiError::invalid_request("\"body\" must be an OpenAI request object", "body")));
+    return;
+  }
+  if (draining_()) {
+    conn->send_text(error_message(id, api::ApiError::unavailable("The server is draining for maintenance; retry later.")));
     return;
   }
   boost::json::object request_body = body->as_object();

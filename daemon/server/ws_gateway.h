@@ -22,8 +22,11 @@ namespace hearth::server {
 
 class WsGateway : public WebSocketHandler {
  public:
-  // `authorized` checks the upgrade request's API key.
-  WsGateway(api::OpenAiService& service, std::function<bool(const HttpRequest&)> authorized);
+  // `authorized` checks the upgrade request's API key; while `draining`
+  // says so, new generation requests get a 503 error message (cancels and
+  // running requests go on), as REST requests do.
+  WsGateway(api::OpenAiService& service, std::function<bool(const HttpRequest&)> authorized,
+            std::function<bool()> draining = [] { return false; });
 
   std::optional<Refusal> admit(const HttpRequest& upgrade) override;
   void on_open(const HttpRequest& upgrade, const std::shared_ptr<WebSocketConnection>& conn) override;
@@ -37,6 +40,7 @@ class WsGateway : public WebSocketHandler {
 
   api::OpenAiService& service_;
   std::function<bool(const HttpRequest&)> authorized_;
+  std::function<bool()> draining_;
   std::mutex mu_;
   // Requests in flight, per connection, by client id.
   std::map<WebSocketConnection*, std::map<std::string, std::shared_ptr<RequestStream>>> active_;

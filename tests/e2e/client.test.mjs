@@ -176,6 +176,25 @@ test('websocket: two requests on one connection stream their own tokens; one is 
   ws.socket.close();
 });
 
+test('drain: new REST and WebSocket generations get 503 until resume', { timeout: 60000 }, async () => {
+  const ctl = (verb) => execFileSync(process.env.HEARTHCTL, [verb, '--socket', process.env.HEARTH_ADMIN_SOCKET], { encoding: 'utf8' });
+  ctl('drain');
+  try {
+    await assert.rejects(client.completions.create({ model, prompt: 'x', max_tokens: 2 }), (e) => e.status === 503);
+    const ws = openSocket();
+    await ws.opened;
+    ws.socket.send(JSON.stringify({ type: 'generate', id: 'd', endpoint: 'completions', body: { model, prompt: 'x', max_tokens: 2 } }));
+    const m = await ws.until((msg) => msg.id === 'd');
+    assert.equal(m.type, 'error');
+    assert.equal(m.status, 503);
+    ws.socket.close();
+  } finally {
+    ctl('resume');
+  }
+  const r = await client.completions.create({ model, prompt: 'x', max_tokens: 2 });
+  assert.equal(r.choices.length, 1);
+});
+
 test('websocket: a bad key is refused with 401', { timeout: 30000 }, async () => {
   const ws = openSocket('hk_wrong');
   const status = await new Promise((resolve) => {

@@ -78,9 +78,12 @@ if (!port || !key || !/ready: serving/.test(stderr)) {
     HEARTH_MODEL: args.model ? 'e2e' : 'hearth-demo',
     HEARTH_MODEL_FILE: modelPath,
     HEARTHCTL: args.hearthctl,
+    HEARTH_ADMIN_SOCKET: path.join(state, 'admin.sock'),
   };
   // One file at a time: the bad-input tests fill the queue on purpose.
-  const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
+  // Asynchronous, so this process keeps draining hearthd's log pipe while the
+  // tests run (a full pipe would block the daemon's logging threads).
+  const run = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
     { cwd: work, env, stdio: 'inherit' });
-  cleanupAndExit(run.status ?? 1);
+  run.on('exit', (code) => cleanupAndExit(code ?? 1));
 }

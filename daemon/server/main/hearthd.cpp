@@ -194,7 +194,9 @@ int run(int argc, char** argv) {
   ServerLimits limits;
   limits.max_body_bytes = config.max_body_bytes;
   HttpServer server(limits, *tls, router, static_cast<int>(config.network_threads));
-  WsGateway websocket(router.service(), [&router](const HttpRequest& r) { return router.authorized(r); });
+  WsGateway websocket(
+      router.service(), [&router](const HttpRequest& r) { return router.authorized(r); },
+      [&router] { return router.draining(); });
   server.set_websocket_handler("/v1/ws", websocket);
   // Sockets passed by systemd (hearthd.socket) take the place of the configured addresses.
   auto activated = take_activated_sockets();
