@@ -18,6 +18,7 @@
 
 #include "server/config/server_config.h"
 #include "server/model_registry.h"
+#include "support/lora_fixture.h"
 #include "support/tiny_model.h"
 
 namespace hearth::server {
@@ -323,6 +324,66 @@ TEST_F(Budget, AcquireLoadsOnTheLoaderThreadOnceForConcurrentRequests) {
     inline_answer = m && std::this_thread::get_id() == caller;
   });
   EXPECT_TRUE(inline_answer);
+}
+
+TEST_F(Budget, AnOperatorUnloadIsNotUndoneByTheNextRequest) {
+  ServedModels models;
+  models.configure(config_);
+  ASSERT_TRUE(models.find_for_request(names_[1], nullptr));
+  ASSERT_TRUE(models.unload(names_[1]).is_ok());
+  std::string why;
+  EXPECT_FALSE(models.find_for_request(names_[1], &why));
+  EXPECT_NE(why.find("unloaded by an operator"), std::string::npos) << why;
+  ASSERT_TRUE(models.load(config_.models[1], config_).is_ok());
+  EXPECT_TRUE(models.find_for_request(names_[1], &why)) << why;
+}
+
+TEST_F(Budget, AdaptersCountInTheBudgetAndKeepTheirModelLoaded) {
+  const uint64_t one = measure_one();
+  config_.memory_budgets["cpu"] = one * 5 / 2;
+  config_.models[1].on_demand = false;
+  ServedModels models;
+  models.configure(config_);
+  ASSERT_TRUE(models.load(config_.models[0], config_).is_ok());
+  ASSERT_TRUE(models.load(config_.models[1], config_).is_ok());
+  const uint64_t used_before = models.memory_report().backends.at(0).used;
+  testing::LoraSpec spec;
+  spec.factors = {testing::random_factors(paths_[1], "blk.0.attn_q.weight", 4, 5, 0.1f)};
+  const auto lora = temp_path("lora");
+  testing::write_lora(lora, spec);
+  AdapterEntry a;
+  a.name = "b-lora";
+  a.model = names_[1];
+  a.path = lora;
+  // Not even the adapter fits while the budget is all used: refused, the models stay.
+  models.set_budgets([&] {
+    ServerConfig tight = config_;
+    tight.memory_budgets["cpu"] = used_before;
+    return tight;
+  }());
+  Status refused = models.load_adapter(a);
+  EXPECT_FALSE(refused);
+  EXPECT_NE(refused.message().find("adapter 'b-lora'"), std::string::npos) << refused.message();
+  EXPECT_TRUE(models.memory_report().adapters.empty());
+  models.set_budgets(config_);
+  ASSERT_TRUE(models.load_adapter(a).is_ok());
+  std::filesystem::remove(lora);
+  const MemoryReport r = models.memory_report();
+  ASSERT_EQ(r.adapters.size(), 1u);
+  EXPECT_GT(r.adapters[0].memory_bytes, 0u);
+  EXPECT_EQ(r.backends.at(0).used, used_before + r.adapters[0].memory_bytes);
+  EXPECT_NE(models.memory_metrics().find("hearth_adapter_memory_bytes{adapter=\"b-lora\",model=\"demand-b\"} " +
+                                         std::to_string(r.adapters[0].memory_bytes)),
+            std::string::npos);
+  // demand-c does not fit beside the two, and demand-b serves an adapter: nothing to evict.
+  std::string why;
+  EXPECT_FALSE(models.find_for_request(names_[2], &why));
+  EXPECT_NE(why.find("demand-b"), std::string::npos) << why;
+  EXPECT_EQ(model_of(models.memory_report(), names_[1])->state, "loaded");
+  // Without its adapter it is evictable again.
+  ASSERT_TRUE(models.unload_adapter("b-lora").is_ok());
+  EXPECT_TRUE(models.find_for_request(names_[2], &why)) << why;
+  EXPECT_EQ(model_of(models.memory_report(), names_[1])->evictions, 1u);
 }
 
 // Writes `budget_section` as the config's [budget] and parses the file.

@@ -64,6 +64,13 @@ void print_status(const json::object& r) {
                   text_of(m.at("backend")).c_str(), human_bytes(u64(m, "memory_bytes")).c_str(),
                   m.at("pinned").as_bool() ? "pinned  " : "unpinned", (unsigned long long)u64(m, "evictions"));
     }
+    if (const auto* adapters = mem->as_object().if_contains("adapters"); adapters && adapters->is_array()) {
+      for (const auto& av : adapters->as_array()) {
+        const auto& a = av.as_object();
+        std::printf("  %-24s adapter of %s, %s\n", text_of(a.at("name")).c_str(), text_of(a.at("model")).c_str(),
+                    human_bytes(u64(a, "memory_bytes")).c_str());
+      }
+    }
   }
   const auto& q = r.at("queue").as_object();
   std::printf("queue: %llu queued, %llu running\n", (unsigned long long)u64(q, "queued"), (unsigned long long)u64(q, "running"));

@@ -98,6 +98,11 @@ std::string render_memory_metrics(const MemoryReport& r) {
   for (const auto& m : r.models) {
     os << "hearth_model_memory_bytes{model=\"" << m.name << "\",backend=\"" << m.backend << "\"} " << m.memory_bytes << "\n";
   }
+  os << "# HELP hearth_adapter_memory_bytes Memory of a served LoRA adapter's tensors.\n"
+     << "# TYPE hearth_adapter_memory_bytes gauge\n";
+  for (const auto& a : r.adapters) {
+    os << "hearth_adapter_memory_bytes{adapter=\"" << a.name << "\",model=\"" << a.model << "\"} " << a.memory_bytes << "\n";
+  }
   os << "# HELP hearth_model_state The model's state: 1 for the state it is in.\n# TYPE hearth_model_state gauge\n";
   for (const auto& m : r.models) {
     for (const char* state : {"loaded", "loading", "unloaded"}) {

@@ -28,8 +28,13 @@ struct MemoryReport {
     uint64_t memory_bytes = 0;  // 0 unless loaded
     uint64_t evictions = 0;     // times evicted to make room for another model
   };
+  struct Adapter {
+    std::string name, model;
+    uint64_t memory_bytes = 0;  // the adapter's tensors, counted in its model's backend
+  };
   std::vector<Backend> backends;
   std::vector<Model> models;
+  std::vector<Adapter> adapters;
 };
 
 // hearth_backend_memory_budget_bytes / _used_bytes, hearth_model_memory_bytes,

@@ -155,6 +155,7 @@ Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, 
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_used_[e.name] = std::chrono::steady_clock::now();
+    held_unloaded_.erase(e.name);
     auto it = models_.find(e.name);
     if (it != models_.end()) {
       retiring_.push_back(std::move(it->second));
@@ -214,6 +215,11 @@ uint64_t ServedModels::used_bytes_locked(const std::string& backend) const {
   uint64_t used = 0;
   for (const auto& [name, m] : models_) used += m.entry.backend == backend ? m.memory_bytes : 0;
   for (const auto& m : retiring_) used += m.entry.backend == backend ? m.memory_bytes : 0;
+  // Adapters live in their base model's backend (the file's tensor bytes).
+  for (const auto& [name, a] : adapters_) {
+    auto base = models_.find(a.entry.model);
+    if (base != models_.end() && base->second.entry.backend == backend) used += a.served->adapter->info().bytes;
+  }
   return used;
 }
 
@@ -270,6 +276,7 @@ Status ServedModels::unload(const std::string& name) {
     auto it = models_.find(name);
     if (it == models_.end()) return Status::error("no model named '" + name + "' is being served");
     retiring_.push_back(take_locked(it));
+    held_unloaded_.insert(name);
   }
   reap_wake_.notify_all();
   log::info("model '" + name + "' unloaded: it takes no new requests and is freed once its requests finish");
@@ -358,6 +365,10 @@ std::shared_ptr<api::ServedModel> ServedModels::find_for_request(const std::stri
     std::lock_guard<std::mutex> lock(mu_);
     auto c = std::find_if(config_.models.begin(), config_.models.end(), [&](const ModelEntry& m) { return m.name == name; });
     if (c == config_.models.end()) return nullptr;  // not a model of ours: 404
+    if (held_unloaded_.count(name)) {
+      if (why) *why = "model " + name + " was unloaded by an operator (hearthctl models load " + name + " serves it again)";
+      return nullptr;
+    }
     entry = *c;
     if (auto d = digests_.find(name); d != digests_.end()) digest = d->second;
     config = config_;
@@ -429,6 +440,7 @@ MemoryReport ServedModels::memory_report() const {
   };
   for (const auto& [name, m] : models_) add(m.entry);
   for (const auto& e : config_.models) add(e);
+  for (const auto& [name, a] : adapters_) r.adapters.push_back({name, a.entry.model, a.served->adapter->info().bytes});
   return r;
 }
 
@@ -472,6 +484,13 @@ Status ServedModels::load_adapter(const AdapterEntry& e) {
   auto made = make_adapter(e, *base.model, base.served);
   if (!made) return made.status().with_context(where + " on model '" + e.model + "'");
   const engine::LoraAdapterInfo info = made->served->adapter->info();
+  // It counts against its model's backend budget: make room, never evicting its own model.
+  if (Status room = make_room(e.name, base.entry.backend, info.bytes, e.model,
+                              std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      !room) {
+    base.model->unload_adapter(e.name).is_ok();
+    return room.with_context(where + " on model '" + e.model + "'");
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     // The base may have been unloaded meanwhile (unload does not wait for loads).

@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,7 +89,8 @@ class ServedModels : public api::ModelRegistry {
   Status load(const ModelEntry& entry, const ServerConfig& config, const std::string& digest = "");
 
   // Stops routing requests to `name`; its in-flight requests finish, then it
-  // is freed. Error when no model of that name is served.
+  // is freed. Error when no model of that name is served. A configured model
+  // unloaded so is not loaded on demand until load() brings it back.
   Status unload(const std::string& name);
 
   // Loads the adapter file onto the served model entry.model and serves it
@@ -178,6 +180,8 @@ class ServedModels : public api::ModelRegistry {
   mutable std::map<std::string, std::chrono::steady_clock::time_point> last_used_;
   std::map<std::string, uint64_t> evictions_;
   std::string loading_;                               // the model load_impl is loading
+  // Unloaded by an operator (unload()): not loaded on demand until load() again.
+  std::set<std::string> held_unloaded_;
   std::thread reaper_;
   // On-demand loads of acquire(), in order, on one thread (loads are serialised anyway).
   mutable std::vector<std::pair<std::string, Acquired>> load_queue_;  // guarded by mu_

@@ -161,7 +161,12 @@ Reply AdminCommands::status() {
     states.push_back(json::object{{"name", m.name}, {"backend", m.backend}, {"state", m.state}, {"pinned", m.pinned},
                                   {"memory_bytes", m.memory_bytes}, {"evictions", m.evictions}});
   }
-  out["memory"] = json::object{{"backends", std::move(budgets)}, {"models", std::move(states)}};
+  json::array adapter_memory;
+  for (const auto& a : memory.adapters) {
+    adapter_memory.push_back(json::object{{"name", a.name}, {"model", a.model}, {"memory_bytes", a.memory_bytes}});
+  }
+  out["memory"] = json::object{{"backends", std::move(budgets)}, {"models", std::move(states)},
+                               {"adapters", std::move(adapter_memory)}};
   out["queue"] = json::object{{"queued", queued}, {"running", running},
                               {"max_queued_per_model", config.max_queued_per_model}};
   return out;
