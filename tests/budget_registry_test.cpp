@@ -17,7 +17,9 @@
 #include <thread>
 
 #include "server/config/server_config.h"
+#include "server/model_budget.h"
 #include "server/model_registry.h"
+#include "support/testdata.h"
 #include "support/lora_fixture.h"
 #include "support/tiny_model.h"
 
@@ -384,6 +386,52 @@ TEST_F(Budget, AdaptersCountInTheBudgetAndKeepTheirModelLoaded) {
   ASSERT_TRUE(models.unload_adapter("b-lora").is_ok());
   EXPECT_TRUE(models.find_for_request(names_[2], &why)) << why;
   EXPECT_EQ(model_of(models.memory_report(), names_[1])->evictions, 1u);
+}
+
+TEST_F(Budget, AModelThatOutgrowsTheBudgetOnceLoadedIsRefused) {
+  // The estimate (file + KV) fits; what the backend adds (scratch) does not.
+  auto est = estimate_model_memory(paths_[1], 64, 3);
+  ASSERT_TRUE(est) << est.message();
+  const uint64_t one = measure_one();
+  ASSERT_GT(one, est->total() + 1024);
+  config_.memory_budgets["cpu"] = (est->total() + one) / 2;
+  ServedModels models;
+  models.configure(config_);
+  std::string why;
+  EXPECT_FALSE(models.find_for_request(names_[1], &why));
+  EXPECT_NE(why.find("once loaded"), std::string::npos) << why;
+  EXPECT_NE(why.find("can never fit"), std::string::npos) << why;
+  EXPECT_EQ(models.memory_report().backends.at(0).used, 0u) << "the refused instance is gone";
+}
+
+// Real models: the estimate before load against what they hold once loaded.
+TEST(BudgetRealModels, EstimateAndMeasuredMemory) {
+  HEARTH_REQUIRE_TESTDATA(llama, "models/llama-2-tiny-random.gguf");
+  HEARTH_REQUIRE_TESTDATA(aidreams, "models/aidreams260K-f32.gguf");
+  for (const auto& path : {llama, aidreams}) {
+    ModelEntry e;
+    e.name = path.stem().string();
+    e.path = path;
+    e.context = 256;
+    e.parallel = 4;
+    e.threads = 1;
+    auto est = estimate_model_memory(path, e.context, e.parallel);
+    ASSERT_TRUE(est) << est.message();
+    ServedModels models;
+    ASSERT_TRUE(models.load(e, ServerConfig{}).is_ok());
+    const auto d = models.describe();
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_GT(d[0].memory_bytes, 0u);
+    // The KV figure is exact for the CPU backend's f16 cache.
+    EXPECT_EQ(d[0].kv_bytes, est->kv_bytes) << e.name;
+    std::printf("[budget] %s: estimate %llu (file %llu + KV %llu), measured %llu (host file share %llu, backend weights "
+                "%llu, KV %llu, scratch %llu)\n",
+                e.name.c_str(), (unsigned long long)est->total(), (unsigned long long)est->file_bytes,
+                (unsigned long long)est->kv_bytes, (unsigned long long)d[0].memory_bytes,
+                (unsigned long long)(d[0].memory_bytes - d[0].backend_weight_bytes - d[0].kv_bytes - d[0].scratch_bytes),
+                (unsigned long long)d[0].backend_weight_bytes, (unsigned long long)d[0].kv_bytes,
+                (unsigned long long)d[0].scratch_bytes);
+  }
 }
 
 // Writes `budget_section` as the config's [budget] and parses the file.

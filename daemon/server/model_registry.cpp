@@ -119,6 +119,11 @@ Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, 
   auto memory = shared->stats();
   if (!memory) log::warning("model '" + e.name + "': the backend reports no memory figures: " + memory.message());
   const uint64_t measured = memory ? measured_model_memory(*shared, *memory) : std::max(estimate, shared->file().file_size());
+  if (budget && measured > budget) {
+    return Status::error("model '" + e.name + "' holds " + format_bytes(measured) + " once loaded (the backend's own " +
+                         "copies and scratch included), more than the whole " + e.backend + " memory budget of " +
+                         format_bytes(budget) + ": it can never fit");
+  }
   if (budget && measured > estimate) {
     // The backend's own copies and scratch are only known now.
     Status room = make_room(e.name, e.backend, measured, e.name, room_deadline);
