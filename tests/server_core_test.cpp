@@ -103,7 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ServerConfig, FlagsOverrideTheFile) {
   ServerConfig c;
-  c.models.push_back({"from-file", "/a.gguf"});
+  ModelEntry from_file;
+  from_file.name = "from-file";
+  from_file.path = "/a.gguf";
+  c.models.push_back(from_file);
   ASSERT_TRUE(apply_flags(c, {"--listen", "127.0.0.1:0", "--model", "x=/m/x.gguf", "--model", "y=/m/y.gguf",
                               "--threads", "2", "--parallel", "3"}));
   EXPECT_EQ(c.listen_port, 0);
@@ -120,6 +123,17 @@ TEST(ServerConfig, FlagsOverrideTheFile) {
   s = apply_flags(c, {"--threads", "zero"});
   ASSERT_FALSE(s);
   EXPECT_NE(s.message().find("--threads"), std::string::npos);
+}
+
+// With no model configured, the flags still shape the model hearthd adds
+// itself (the demo model).
+TEST(ServerConfig, FlagsApplyToTheModelHearthdAdds) {
+  ServerConfig c;
+  ASSERT_TRUE(apply_flags(c, {"--threads", "2", "--parallel", "6", "--context", "256"}));
+  EXPECT_TRUE(c.models.empty());
+  EXPECT_EQ(c.added_model_defaults.threads, 2u);
+  EXPECT_EQ(c.added_model_defaults.parallel, 6u);
+  EXPECT_EQ(c.added_model_defaults.context, 256u);
 }
 
 TEST(ApiKeys, AddedKeyVerifiesAndOnlyItsHashIsStored) {

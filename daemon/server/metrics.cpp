@@ -60,7 +60,8 @@ std::string Metrics::render(const std::vector<std::pair<std::string, const sched
     const sched::LatencyHistogram& (*get)(const sched::SchedulerStats&);
   };
   static const Histogram kHistograms[] = {
-      {"hearth_time_to_first_token_seconds", "Time from a request's arrival to its first generated token.",
+      {"hearth_time_to_first_token_seconds",
+       "Time from a sequence's submission to its model's scheduler to its first generated token.",
        [](const auto& s) -> const sched::LatencyHistogram& { return s.time_to_first_token; }},
       {"hearth_inter_token_latency_seconds", "Time between consecutive generated tokens of one sequence.",
        [](const auto& s) -> const sched::LatencyHistogram& { return s.inter_token_latency; }},

@@ -380,11 +380,13 @@ Status apply_flags(ServerConfig& c, const std::vector<std::string>& flags) {
       return Status::error("unknown option '" + f + "' (see hearthd --help)");
     }
   }
-  for (auto& m : c.models) {
+  auto apply = [&](ModelEntry& m) {
     if (threads) m.threads = *threads;
     if (parallel) m.parallel = *parallel;
     if (context) m.context = *context;
-  }
+  };
+  apply(c.added_model_defaults);
+  for (auto& m : c.models) apply(m);
   return validate(c);
 }
 

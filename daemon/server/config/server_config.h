@@ -59,6 +59,9 @@ struct ServerConfig {
   uint32_t max_queued_per_model = 64;
   uint32_t max_context = 8192;               // cap on a model's default context
   std::vector<ModelEntry> models;
+  // Settings of a model hearthd adds itself (the demo model, when none is
+  // configured): --threads, --parallel and --context apply to it too.
+  ModelEntry added_model_defaults;
   std::vector<AdapterEntry> adapters;
   // [budget]: memory budget in bytes per backend device, keyed "cpu" or
   // "cuda.0", "cuda.1", ... (a model's key is its backend name; absent: no

@@ -177,7 +177,10 @@ int run(int argc, char** argv) {
   if (config.models.empty()) {
     auto demo = ensure_demo_model(config.state_dir);
     if (!demo) return fail(demo.message());
-    config.models.push_back(ModelEntry{"hearth-demo", *demo, "cpu", 0, 4, 0});
+    ModelEntry entry = config.added_model_defaults;
+    entry.name = "hearth-demo";
+    entry.path = *demo;
+    config.models.push_back(std::move(entry));
   }
   auto store = store::ModelStore::open(config.state_dir);
   if (!store) return fail(store.message());
