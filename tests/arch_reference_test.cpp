@@ -1,7 +1,7 @@
 // Each supported architecture against llama.cpp: a small synthetic model of
 // the family (hearthctl synth's generator: real tensor names and metadata,
 // random weights, the family's real vocabulary where testdata has one) is
-// run by llama.cpp (tests/tools/make_arch_refs.sh, built outside the repo)
+// run by llama.cpp (tests/tools/run_llama_tool.sh, built outside the repo)
 // and by Hearth. Teacher-forced log-probabilities of llama.cpp's top-10
 // tokens at every position must agree within kLogprobTolerance, and Hearth's
 // greedy generation must follow llama.cpp's wherever llama.cpp's top-1 margin
@@ -149,13 +149,13 @@ TEST_P(ArchReference, MatchesLlamaCpp) {
     ids += (i ? "," : "") + std::to_string(id);
   }
   const std::string cmd = "HEARTH_LLAMA_CPP_BIN='" + bin.string() + "' '" +
-                          (tests_dir() / "tools" / "make_arch_refs.sh").string() + "' '" + model_path.string() +
-                          "' " + std::to_string(kCtx) + " " + std::to_string(kPredict) + " " + std::to_string(kTopK) +
-                          " " + ids + " '" + ref_path.string() + "'";
+                          (tests_dir() / "tools" / "run_llama_tool.sh").string() + "' llama_cpp_logits '" +
+                          ref_path.string() + "' '" + model_path.string() + "' " + std::to_string(kCtx) + " " +
+                          std::to_string(kPredict) + " " + std::to_string(kTopK) + " " + ids;
   const int raw = std::system(cmd.c_str());
   const int rc = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   if (rc == 77) {
-    GTEST_SKIP() << "llama.cpp headers or library not found (see tests/tools/make_arch_refs.sh); skipping";
+    GTEST_SKIP() << "llama.cpp headers or library not found (see tests/tools/run_llama_tool.sh); skipping";
   }
   ASSERT_EQ(rc, 0) << "reference run failed: " << cmd;
   const Reference ref = read_reference(ref_path);

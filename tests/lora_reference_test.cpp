@@ -1,7 +1,7 @@
 // LoRA adapters against llama.cpp: a small synthetic Llama model (F32,
 // hearthctl synth's generator) and an adapter file with known random
 // factors written by tests/support/lora_fixture are run by llama.cpp
-// (tests/tools/run_llama_lora.sh, built outside the repo) and by Hearth,
+// (tests/tools/run_llama_tool.sh, built outside the repo) and by Hearth,
 // teacher-forced over the same ids. Both must give the same
 // log-probabilities within kLogprobTolerance, which shows the file is read
 // the way llama.cpp reads it (lora_a/lora_b orientation, alpha / rank,
@@ -88,12 +88,12 @@ TEST(LoraReference, MatchesLlamaCpp) {
     id_list += (i ? "," : "") + std::to_string(ids.back());
   }
   const std::string cmd = "HEARTH_LLAMA_CPP_BIN='" + bin.string() + "' '" +
-                          (fs::path(HEARTH_SOURCE_DIR) / "tests/tools/run_llama_lora.sh").string() + "' '" +
-                          model_path.string() + "' '" + lora_path.string() + "' " + std::to_string(scale) + " " +
-                          id_list + " '" + out_path.string() + "'";
+                          (fs::path(HEARTH_SOURCE_DIR) / "tests/tools/run_llama_tool.sh").string() +
+                          "' llama_cpp_lora_logits '" + out_path.string() + "' '" + model_path.string() + "' '" +
+                          lora_path.string() + "' " + std::to_string(scale) + " " + id_list;
   const int raw = std::system(cmd.c_str());
   const int rc = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  if (rc == 77) GTEST_SKIP() << "llama.cpp headers or library not found (see tests/tools/run_llama_lora.sh); skipping";
+  if (rc == 77) GTEST_SKIP() << "llama.cpp headers or library not found (see tests/tools/run_llama_tool.sh); skipping";
   ASSERT_EQ(rc, 0) << "reference run failed: " << cmd;
   std::ifstream in(out_path);
   size_t rows = 0, n_vocab = 0;

@@ -1,16 +1,13 @@
 // hearthctl quantize: converts an F32/F16/BF16 GGUF model to a quantized one
 // (Q8_0 ... Q6_K and the Q4_K_M/Q5_K_M mixes) offline, without a daemon, in
 // the layout llama-quantize writes.
-#include <signal.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "ctl/args.h"
 #include "ctl/commands.h"
+#include "ctl/long_write.h"
 #include "quantizer/model_quantizer.h"
 
 namespace hearth::ctl {
@@ -30,41 +27,6 @@ std::string valid_types() {
 }
 
 double mb(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
-
-// Progress on stderr: a line redrawn in place on a terminal, one line per
-// tenth otherwise (so logs stay short).
-class Progress {
- public:
-  Progress() : tty_(::isatty(STDERR_FILENO) == 1) {}
-  void update(uint64_t done, uint64_t total) {
-    const int pct = total ? static_cast<int>(done * 100 / total) : 100;
-    const int step = tty_ ? 1 : 10;
-    if (pct / step == last_ / step) return;
-    last_ = pct;
-    std::fprintf(stderr, tty_ ? "\r  %3d%%  %.1f / %.1f MB" : "  %3d%%  %.1f / %.1f MB\n", pct, mb(done), mb(total));
-    if (tty_ && pct == 100) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  bool tty_;
-  int last_ = -1;
-};
-
-// Set by SIGINT/SIGTERM so an interrupted write removes its temporary file
-// instead of leaving it behind. Lock-free, so async-signal-safe.
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-extern "C" void on_quantize_interrupt(int) { g_interrupted.store(true); }
-
-void install_interrupt_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_quantize_interrupt;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-}
 
 }  // namespace
 
@@ -100,10 +62,9 @@ int cmd_quantize(const Args& args) {
   options.on_fallback = [](const std::string& line) {
     std::fprintf(stderr, "hearthctl quantize: warning: %s\n", line.c_str());
   };
-  Progress progress;
+  WriteProgress progress;
   options.progress = [&progress](uint64_t done, uint64_t total) { progress.update(done, total); };
-  options.cancel = &g_interrupted;
-  install_interrupt_handlers();
+  options.cancel = cancel_on_interrupt();
 
   const std::string type_label(quantizer::quant_file_type_name(*type));
   std::fprintf(stderr, "hearthctl quantize: %s -> %s as %s\n", pos[0].c_str(), pos[1].c_str(), type_label.c_str());

@@ -2,11 +2,6 @@
 // architectures (real tensor layout and metadata, random weights) at a
 // preset's shape, for tests and for benchmarks against other engines on
 // identical files.
-#include <signal.h>
-#include <unistd.h>
-
-#include <atomic>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -15,6 +10,7 @@
 
 #include "ctl/args.h"
 #include "ctl/commands.h"
+#include "ctl/long_write.h"
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
 
@@ -35,45 +31,6 @@ std::string join(const std::vector<std::string_view>& names) {
 }
 
 double mb(uint64_t bytes) { return static_cast<double>(bytes) / 1e6; }
-
-// Progress on stderr: a line redrawn in place on a terminal, one line per
-// tenth otherwise (so logs stay short).
-class Progress {
- public:
-  Progress() : tty_(::isatty(STDERR_FILENO) == 1) {}
-  void update(uint64_t done, uint64_t total) {
-    const int pct = total ? static_cast<int>(done * 100 / total) : 100;
-    const int step = tty_ ? 1 : 10;
-    if (pct / step == last_ / step) return;
-    last_ = pct;
-    if (tty_) {
-      std::fprintf(stderr, "\r  %3d%%  %.1f / %.1f MB", pct, mb(done), mb(total));
-      if (pct == 100) std::fputc('\n', stderr);
-    } else {
-      std::fprintf(stderr, "  %3d%%  %.1f / %.1f MB\n", pct, mb(done), mb(total));
-    }
-    std::fflush(stderr);
-  }
-
- private:
-  bool tty_;
-  int last_ = -1;
-};
-
-// Set by SIGINT/SIGTERM so an interrupted multi-gigabyte write removes its
-// temporary file instead of leaving it behind. Lock-free, so async-signal-safe.
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-extern "C" void on_interrupt(int) { g_interrupted.store(true); }
-
-void install_interrupt_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-}
 
 }  // namespace
 
@@ -137,11 +94,10 @@ int cmd_synth(const Args& args) {
 
   synth::SynthOptions options;
   if (*threads) options.n_threads = static_cast<uint32_t>(**threads);
-  Progress progress;
+  WriteProgress progress;
   options.progress = [&progress](uint64_t done, uint64_t total) { progress.update(done, total); };
   options.log = [](const std::string& line) { std::fprintf(stderr, "hearthctl synth: warning: %s\n", line.c_str()); };
-  options.cancel = &g_interrupted;
-  install_interrupt_handlers();
+  options.cancel = cancel_on_interrupt();
 
   std::fprintf(stderr, "hearthctl synth: %s %s, %s, seed %llu, %u layers, vocabulary %s -> %s\n", spec->arch.c_str(),
                spec->preset.c_str(),

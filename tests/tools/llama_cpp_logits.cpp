@@ -6,7 +6,7 @@
 // engine teacher-forced on the same ids and check its greedy generation.
 //
 // Built against an existing llama.cpp build (never part of Hearth's build):
-// see make_arch_refs.sh, which compiles and runs it.
+// see run_llama_tool.sh, which compiles and runs it.
 //
 // usage: llama_cpp_logits MODEL.gguf N_CTX N_PREDICT TOP_K ID[,ID...]
 // output: {"model":..., "engine":"llama.cpp", "prompt_ids":[...],

@@ -5,7 +5,7 @@
 // "N_ROWS N_VOCAB", then one line of N_VOCAB floats per position.
 //
 // Built against an existing llama.cpp build (never part of Hearth's build):
-// see run_llama_lora.sh, which compiles and runs it.
+// see run_llama_tool.sh, which compiles and runs it.
 //
 // usage: llama_cpp_lora_logits MODEL.gguf ADAPTER.gguf SCALE ID[,ID...]
 #include <cstdio>

@@ -130,6 +130,15 @@ ApiError submit_error(sched::SubmitFailure why, const std::string& message, cons
   return ApiError::internal(message);
 }
 
+// Answers a refused submit; a full queue says when to retry.
+void send_submit_error(ResponseStream& out, sched::SubmitFailure why, const std::string& message,
+                       const std::string& model) {
+  const ApiError error = submit_error(why, message, model);
+  HeaderList headers;
+  if (error.status == 429) headers.emplace_back("Retry-After", "1");
+  send_error(out, error, std::move(headers));
+}
+
 // Looks the model up (which may load it: then `then` runs later, on the
 // registry's loader thread, so no network thread waits for a load) and runs
 // `then` with it, or answers 404 (no such model) / 503 (it did not load).
@@ -183,10 +192,7 @@ void generate_on(const std::shared_ptr<ServedModel>& served, const std::string& 
       auto handle = served->scheduler->submit(std::move(seq), exchange->sink(index), &why);
       if (!handle) {
         exchange->abandon();
-        const ApiError error = submit_error(why, handle.message(), served->name);
-        HeaderList headers;
-        if (error.status == 429) headers.emplace_back("Retry-After", "1");
-        return send_error(*out, error, std::move(headers));
+        return send_submit_error(*out, why, handle.message(), served->name);
       }
       exchange->add_handle(std::move(*handle));
     }
@@ -253,10 +259,7 @@ void embed_on(const std::shared_ptr<ServedModel>& served, const std::string& req
     auto handle = served->scheduler->submit(std::move(seq), exchange->sink(i), &why);
     if (!handle) {
       exchange->abandon();
-      const ApiError error = submit_error(why, handle.message(), served->name);
-      HeaderList headers;
-      if (error.status == 429) headers.emplace_back("Retry-After", "1");
-      return send_error(*out, error, std::move(headers));
+      return send_submit_error(*out, why, handle.message(), served->name);
     }
     exchange->add_handle(std::move(*handle));
   }
