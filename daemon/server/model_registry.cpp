@@ -380,14 +380,19 @@ std::shared_ptr<api::ServedModel> ServedModels::find_for_request(const std::stri
   }
   // const for the API's sake (ModelRegistry); loading changes the set of
   // served models, and a ServedModels is never itself a const object.
-  Status s = const_cast<ServedModels*>(this)->load_impl(entry, config, digest, /*only_if_absent=*/true);
-  if (!s) {
-    if (why) *why = "model " + name + " could not be loaded: " + s.message();
-    return nullptr;
+  // A model just loaded has no request yet, so a concurrent load for another
+  // model may evict it before this request finds it: load it again then.
+  constexpr int kAttempts = 8;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Status s = const_cast<ServedModels*>(this)->load_impl(entry, config, digest, /*only_if_absent=*/true);
+    if (!s) {
+      if (why) *why = "model " + name + " could not be loaded: " + s.message();
+      return nullptr;
+    }
+    if (auto served = find(name)) return served;
   }
-  auto served = find(name);
-  if (!served && why) *why = "model " + name + " was evicted again before this request could use it; retry";
-  return served;
+  if (why) *why = "model " + name + " was evicted again before this request could use it; retry";
+  return nullptr;
 }
 
 void ServedModels::acquire(const std::string& name, Acquired done) const {
