@@ -10,6 +10,13 @@ packages=(
   libgtest-dev libgmock-dev googletest
 )
 
+# The HIP (AMD GPU) backend plugin: Debian's hipcc compiles it offline, no GPU
+# needed (CUDA's nvcc comes with the CUDA toolkit, not from Debian). About
+# 350 MB; --cpu-only (the quickstart, which builds only the CPU backend) skips it.
+if [[ "${1:-}" != "--cpu-only" ]]; then
+  packages+=(hipcc)
+fi
+
 # systemd unit checks and the Debian package tests (cpack, dpkg-shlibdeps,
 # a clean Debian 12 root in a network namespace).
 packages+=(systemd systemd-container dpkg-dev mmdebstrap iproute2)

@@ -19,7 +19,7 @@ model="${1:-}"
 state="${HEARTH_STATE:-${repo_root}/hearth-state}"
 listen="${HEARTH_LISTEN:-127.0.0.1:8443}"
 
-./installer/install-build-deps.sh
+./installer/install-build-deps.sh --cpu-only
 if ! command -v curl >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl
 fi
