@@ -173,15 +173,20 @@ TEST(CpuKernels, PackedGemmMatchesReference) {
   }
 }
 
-// Packed Q4_K (AVX-512 path; the scalar packed kernel always) against
-// dequantized weights times dequantized Q8_K activations.
-TEST(CpuKernels, PackedQ4KMatchesReference) {
+// Packed Q4_K and Q6_K (AVX-512 path; the scalar packed kernel always)
+// against dequantized weights times dequantized Q8_K activations, and against
+// the unpacked row dot (same integer sums, so within float rounding).
+class PackedKQuant : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(PackedKQuant, MatchesReference) {
+  const GgmlType type = GetParam();
+  const char* name = type == GgmlType::Q4_K ? "Q4_K " : "Q6_K ";
   for (int64_t rows : {1, 16, 17, 40}) {
     for (int64_t cols : {256, 512, 2048}) {
-      const Matrix m = make_matrix(GgmlType::Q4_K, rows, cols, static_cast<uint32_t>(rows * 7 + cols));
-      AlignedBuf packed(packed_bytes(GgmlType::Q4_K, rows, cols));
-      const PackedMatrix pm = pack_matrix(GgmlType::Q4_K, m.bytes.data(), m.rb, rows, cols, packed.p);
-      for (int tokens : {1, 3, 4, 6}) {
+      const Matrix m = make_matrix(type, rows, cols, static_cast<uint32_t>(rows * 7 + cols));
+      AlignedBuf packed(packed_bytes(type, rows, cols));
+      const PackedMatrix pm = pack_matrix(type, m.bytes.data(), m.rb, rows, cols, packed.p);
+      for (int tokens : {1, 3, 4, 6, 9}) {
         const auto x = random_floats(static_cast<size_t>(tokens * cols), 40 + tokens);
         const size_t stride = act_row_bytes(ActFormat::kQ8_K, cols);
         std::vector<uint8_t> act(stride * tokens);
@@ -196,7 +201,7 @@ TEST(CpuKernels, PackedQ4KMatchesReference) {
           }
         }
         for (Isa isa : isas()) {
-          if (!packable(GgmlType::Q4_K, isa)) continue;
+          if (!packable(type, isa)) continue;
           std::vector<float> y(static_cast<size_t>(tokens * rows), -12345.0f);
           packed_gemm(isa, pm, 0, pm.n_groups, act.data(), stride, tokens, y.data(), rows);
           for (int k = 0; k < tokens; ++k) {
@@ -207,9 +212,11 @@ TEST(CpuKernels, PackedQ4KMatchesReference) {
                 s += v;
                 a += std::fabs(v);
               }
-              expect_close(y[k * rows + r], s, a,
-                           std::string("Q4_K ") + isa_name(isa) + " rows=" + std::to_string(rows) +
-                               " cols=" + std::to_string(cols) + " tokens=" + std::to_string(tokens));
+              const std::string what = std::string(name) + isa_name(isa) + " rows=" + std::to_string(rows) +
+                                       " cols=" + std::to_string(cols) + " tokens=" + std::to_string(tokens);
+              expect_close(y[k * rows + r], s, a, what);
+              const float row_dot = dot_row(type, m.bytes.data() + r * m.rb, &act[k * stride], cols);
+              EXPECT_LE(std::fabs(y[k * rows + r] - row_dot), 1e-6 * a + 1e-7) << what << " vs dot_row";
             }
           }
         }
@@ -218,19 +225,28 @@ TEST(CpuKernels, PackedQ4KMatchesReference) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(CpuKernels, PackedKQuant, ::testing::Values(GgmlType::Q4_K, GgmlType::Q6_K),
+                         [](const ::testing::TestParamInfo<GgmlType>& i) {
+                           return std::string(i.param == GgmlType::Q4_K ? "Q4_K" : "Q6_K");
+                         });
+
 TEST(CpuKernels, FloatGemmMatchesReference) {
   for (GgmlType t : {GgmlType::F16, GgmlType::BF16}) {
-    for (int64_t rows : {1, 3, 4, 7, 33}) {
+    for (int64_t rows : {1, 3, 4, 7, 33, 70}) {
       for (int64_t cols : {1, 17, 100, 2048}) {
         const Matrix m = make_matrix(t, rows, cols, static_cast<uint32_t>(rows + cols));
-        for (int tokens : {1, 2, 3, 4, 5, 9}) {
+        // Token counts below and above kPanelMinTokens; with a panel, odd
+        // tails of tokens (not a multiple of 8) and of rows (not of 32).
+        for (int tokens : {1, 2, 3, 4, 5, 9, 8, 21}) {
           const auto x = random_floats(static_cast<size_t>(tokens * cols), 5 + tokens);
+          AlignedBuf panel(float_panel_floats(cols) * sizeof(float));
           for (Isa isa : isas()) {
             std::vector<float> y(static_cast<size_t>(tokens * rows), -12345.0f);
             // Split the rows in two calls to exercise r0 > 0.
             const int64_t mid = rows / 2;
-            float_gemm(isa, t, m.bytes.data(), m.rb, 0, mid, x.data(), cols, tokens, cols, y.data(), rows);
-            float_gemm(isa, t, m.bytes.data(), m.rb, mid, rows, x.data(), cols, tokens, cols, y.data(), rows);
+            float* p = tokens >= 8 ? reinterpret_cast<float*>(panel.p) : nullptr;
+            float_gemm(isa, t, m.bytes.data(), m.rb, 0, mid, x.data(), cols, tokens, cols, y.data(), rows, p);
+            float_gemm(isa, t, m.bytes.data(), m.rb, mid, rows, x.data(), cols, tokens, cols, y.data(), rows, p);
             for (int k = 0; k < tokens; ++k) {
               for (int64_t r = 0; r < rows; ++r) {
                 double s = 0, a = 0;
@@ -241,7 +257,8 @@ TEST(CpuKernels, FloatGemmMatchesReference) {
                 }
                 expect_close(y[k * rows + r], s, a,
                              std::string(t == GgmlType::F16 ? "F16 " : "BF16 ") + isa_name(isa) +
-                                 " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols));
+                                 " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                                 " tokens=" + std::to_string(tokens));
               }
             }
           }
@@ -358,6 +375,46 @@ TEST(CpuKernels, PrintsThroughput) {
                     t == GgmlType::Q4_0 ? "Q4_0" : "Q8_0", isa_name(isa), tokens, s * 1e3,
                     static_cast<double>(m.bytes.size()) / s / 1e9, static_cast<double>(rows * cols) * tokens / s / 1e9);
       }
+    }
+  }
+}
+
+// Prefill-shaped figures (64 tokens through 2048 x 2048, one thread) for the
+// k-quant and F16 paths: G MAC/s per core, to compare with the core's peak
+// (2 x 16 f32 FMA lanes or 2 x 64 int8 VNNI MACs per cycle).
+TEST(CpuKernels, PrintsPrefillThroughput) {
+  const int64_t rows = 2048, cols = 2048;
+  const int tokens = 64;
+  const auto x = random_floats(static_cast<size_t>(cols) * tokens, 3);
+  std::vector<float> y(static_cast<size_t>(rows) * tokens);
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16}) {
+    const Matrix m = make_matrix(t, rows, cols, 4);
+    for (Isa isa : isas()) {
+      if (isa == Isa::kScalar) continue;
+      double s = 0;
+      const int reps = 3;
+      if (t == GgmlType::F16) {
+        AlignedBuf panel(float_panel_floats(cols) * sizeof(float));
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < reps; ++i) {
+          float_gemm(isa, t, m.bytes.data(), m.rb, 0, rows, x.data(), cols, tokens, cols, y.data(), rows,
+                     reinterpret_cast<float*>(panel.p));
+        }
+        s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+      } else {
+        if (!packable(t, isa)) continue;
+        AlignedBuf packed(packed_bytes(t, rows, cols));
+        const PackedMatrix pm = pack_matrix(t, m.bytes.data(), m.rb, rows, cols, packed.p);
+        const size_t stride = act_row_bytes(ActFormat::kQ8_K, cols);
+        std::vector<uint8_t> act(stride * tokens);
+        for (int k = 0; k < tokens; ++k) quantize_activations(ActFormat::kQ8_K, &x[k * cols], &act[k * stride], cols);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < reps; ++i) packed_gemm(isa, pm, 0, pm.n_groups, act.data(), stride, tokens, y.data(), rows);
+        s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+      }
+      std::printf("[ figures  ] %s %s x %d tokens: %.2f ms, %.1f G MAC/s\n", std::string(quant::type_traits(static_cast<uint32_t>(t))->name).c_str(),
+                  isa_name(isa),
+                  tokens, s * 1e3, static_cast<double>(rows * cols) * tokens / s / 1e9);
     }
   }
 }

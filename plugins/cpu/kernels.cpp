@@ -54,16 +54,24 @@ const char* isa_name(Isa isa) {
 // Packing.
 
 bool packable(GgmlType t, Isa isa) {
-  if (t == GgmlType::Q4_K) return isa == Isa::kAvx512 || isa == Isa::kScalar;
+  if (t == GgmlType::Q4_K || t == GgmlType::Q6_K) return isa == Isa::kAvx512 || isa == Isa::kScalar;
   return t == GgmlType::Q4_0 || t == GgmlType::Q8_0;
 }
 
 namespace {
-size_t qbytes_of(GgmlType t) { return t == GgmlType::Q4_0 ? 256 : t == GgmlType::Q8_0 ? 512 : kQ4KChunk; }
-int64_t block_of(GgmlType t) { return t == GgmlType::Q4_K ? quant::kSuperBlock : quant::kLegacyBlock; }
+bool is_kquant(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q6_K; }
+size_t qbytes_of(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_0: return 256;
+    case GgmlType::Q8_0: return 512;
+    case GgmlType::Q6_K: return kQ6KChunk;
+    default: return kQ4KChunk;
+  }
+}
+int64_t block_of(GgmlType t) { return is_kquant(t) ? quant::kSuperBlock : quant::kLegacyBlock; }
 size_t group_bytes_of(GgmlType t, int64_t n_cols) {
   const size_t nb = static_cast<size_t>(n_cols / block_of(t));
-  const size_t raw = nb * qbytes_of(t) + (t == GgmlType::Q4_K ? 0 : nb * kPackRows * sizeof(uint16_t));
+  const size_t raw = nb * qbytes_of(t) + (is_kquant(t) ? 0 : nb * kPackRows * sizeof(uint16_t));
   return (raw + 63) / 64 * 64;
 }
 
@@ -83,6 +91,17 @@ void pack_q4_K_row(const quant::block_q4_K* src, int r, int64_t nb, uint8_t* gro
     auto* d = reinterpret_cast<uint16_t*>(chunk + 2048 + 128 + 256);
     d[r] = blk.d;
     d[kPackRows + r] = blk.dmin;
+  }
+}
+
+void pack_q6_K_row(const quant::block_q6_K* src, int r, int64_t nb, uint8_t* group) {
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* chunk = group + b * kQ6KChunk;
+    const quant::block_q6_K& blk = src[b];
+    for (int v = 0; v < 32; ++v) std::memcpy(chunk + v * 64 + r * 4, blk.ql + 4 * v, 4);
+    for (int v = 0; v < 16; ++v) std::memcpy(chunk + 2048 + v * 64 + r * 4, blk.qh + 4 * v, 4);
+    for (int g = 0; g < 16; ++g) chunk[kQ6KScales + g * kPackRows + r] = static_cast<uint8_t>(blk.scales[g]);
+    reinterpret_cast<uint16_t*>(chunk + kQ6KD)[r] = blk.d;
   }
 }
 }  // namespace
@@ -115,6 +134,10 @@ PackedMatrix pack_matrix(GgmlType t, const uint8_t* src, size_t row_bytes, int64
       const uint8_t* src_row = src + static_cast<size_t>(row) * row_bytes;
       if (t == GgmlType::Q4_K) {
         pack_q4_K_row(reinterpret_cast<const quant::block_q4_K*>(src_row), r, m.nb, q);
+        continue;
+      }
+      if (t == GgmlType::Q6_K) {
+        pack_q6_K_row(reinterpret_cast<const quant::block_q6_K*>(src_row), r, m.nb, q);
         continue;
       }
       for (int64_t b = 0; b < m.nb; ++b) {
@@ -158,7 +181,7 @@ void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const u
   switch (isa) {
     case Isa::kAvx512: avx512::packed_gemm(w, g0, g1, act, act_stride, n_tokens, y, ldy); return;
     case Isa::kAvx2:
-      if (w.type == GgmlType::Q4_K) break;
+      if (is_kquant(w.type)) break;
       avx2::packed_gemm(w, g0, g1, act, act_stride, n_tokens, y, ldy);
       return;
     case Isa::kScalar: break;
@@ -167,9 +190,9 @@ void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const u
 }
 
 void float_gemm(Isa isa, GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
-                size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
+                size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
   switch (isa) {
-    case Isa::kAvx512: avx512::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy); return;
+    case Isa::kAvx512: avx512::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel); return;
     case Isa::kAvx2: avx2::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy); return;
     case Isa::kScalar: scalar::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy); return;
   }
@@ -300,12 +323,52 @@ void packed_gemm_q4_K(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8
     }
   }
 }
+
+// Element e of row r in a packed Q6_K chunk (layout in kernels.h), 0..63.
+int q6k_weight(const uint8_t* chunk, int r, int e) {
+  const int h = e / 128, k = e % 128;
+  const int low = k % 64;
+  const uint8_t ql = chunk[(16 * h + low / 4) * 64 + r * 4 + low % 4];
+  const int nib = k < 64 ? (ql & 0xF) : (ql >> 4);
+  const int s = k / 32, l = k % 32;
+  const uint8_t qh = chunk[2048 + (8 * h + l / 4) * 64 + r * 4 + l % 4];
+  return nib | (((qh >> (2 * s)) & 3) << 4);
+}
+
+void packed_gemm_q6_K(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
+                      int n_tokens, float* y, int64_t ldy) {
+  for (int64_t g = g0; g < g1; ++g) {
+    for (int t = 0; t < n_tokens; ++t) {
+      const auto* a = reinterpret_cast<const Q8K*>(act + static_cast<size_t>(t) * act_stride);
+      for (int r = 0; r < kPackRows; ++r) {
+        const int64_t row = g * kPackRows + r;
+        if (row >= w.n_rows) break;
+        float acc = 0.0f;
+        for (int64_t b = 0; b < w.nb; ++b) {
+          const uint8_t* chunk = w.quants(g) + b * kQ6KChunk;
+          int sumi = 0;
+          for (int grp = 0; grp < 16; ++grp) {
+            int dot = 0;
+            for (int l = 0; l < 16; ++l) dot += (q6k_weight(chunk, r, 16 * grp + l) - 32) * a[b].qs[16 * grp + l];
+            sumi += static_cast<int8_t>(chunk[kQ6KScales + grp * kPackRows + r]) * dot;
+          }
+          acc += fp16_to_fp32(reinterpret_cast<const uint16_t*>(chunk + kQ6KD)[r]) * a[b].d * static_cast<float>(sumi);
+        }
+        y[static_cast<size_t>(t) * ldy + row] = acc;
+      }
+    }
+  }
+}
 }  // namespace
 
 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride, int n_tokens,
                  float* y, int64_t ldy) {
   if (w.type == GgmlType::Q4_K) {
     packed_gemm_q4_K(w, g0, g1, act, act_stride, n_tokens, y, ldy);
+    return;
+  }
+  if (w.type == GgmlType::Q6_K) {
+    packed_gemm_q6_K(w, g0, g1, act, act_stride, n_tokens, y, ldy);
     return;
   }
   constexpr int QK = quant::kLegacyBlock;

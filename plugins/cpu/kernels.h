@@ -43,10 +43,19 @@ inline constexpr int kPackRows = 16;  // rows per packed group
 // pairs [4][16][2], f16 d [16], f16 dmin [16]. Exact integer arithmetic per
 // super-block, as the scalar kernel.
 inline constexpr size_t kQ4KChunk = 2496;
+// Q6_K (AVX-512 path only): per group and super-block, a 3392-byte chunk:
+// 2048 bytes of low nibbles (vector 16h + i, lane r = ql bytes 64h + 4i.. of
+// row r: low nibbles are elements 128h + 4i.., high nibbles 128h + 64 + 4i..),
+// 1024 bytes of high bits (vector 8h + i, lane r = qh bytes 32h + 4i.. of
+// row r: bit pair s is elements 128h + 32s + 4i..), i8 scales [16][16],
+// f16 d [16], padding to a multiple of 64. Weights stay unsigned (0..63); the
+// -32 offset comes back through the activations' 16-element sums.
+inline constexpr size_t kQ6KChunk = 3392;
+inline constexpr size_t kQ6KScales = 3072, kQ6KD = 3328;
 struct PackedMatrix {
   quant::GgmlType type = quant::GgmlType::F32;
   int64_t n_rows = 0, n_cols = 0, nb = 0, n_groups = 0;
-  size_t qbytes = 0;       // bytes of one block of 16 rows: 256 (Q4_0), 512 (Q8_0), kQ4KChunk (Q4_K)
+  size_t qbytes = 0;       // bytes of one block of 16 rows: 256 (Q4_0), 512 (Q8_0), kQ4KChunk, kQ6KChunk
   size_t group_bytes = 0;  // stride between groups, a multiple of 64
   const uint8_t* data = nullptr;
   const uint8_t* quants(int64_t g) const { return data + static_cast<size_t>(g) * group_bytes; }
@@ -69,15 +78,22 @@ size_t act_q8p_stride(int64_t n);
 void quantize_act_q8p(Isa isa, const float* x, uint8_t* dst, int64_t n);
 
 // y[t * ldy + r] = row r · activation t, for rows of groups [g0, g1) and
-// tokens [0, n_tokens). Q4_0/Q8_0 take act_q8p activations; Q4_K takes
+// tokens [0, n_tokens). Q4_0/Q8_0 take act_q8p activations; Q4_K and Q6_K take
 // quant_dot.h's Q8_K rows (act_row_bytes(kQ8_K, n) apart).
 void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                  int n_tokens, float* y, int64_t ldy);
 
 // F16 / BF16 weights (GGUF layout) times float activations:
 // y[t * ldy + r] = w_r · a_t for rows [r0, r1).
+// With `panel` (float_panel_floats(n) floats, 64-byte aligned) and at least
+// kPanelMinTokens tokens, the AVX-512 path converts 32 rows at a time once
+// into a transposed f32 panel and runs every token over it (prefill): the
+// weights are converted once per call instead of once per token tile.
+inline constexpr int kPanelMinTokens = 8;
+inline constexpr int64_t kPanelRows = 32;
+inline size_t float_panel_floats(int64_t n) { return static_cast<size_t>((n + 15) / 16 * 16) * kPanelRows; }
 void float_gemm(Isa isa, quant::GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1,
-                const float* a, size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy);
+                const float* a, size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel = nullptr);
 
 // Q4_K / Q5_K / Q6_K row times Q8_K activations (quant_dot.h's format);
 // other types go to dot_row.
@@ -130,7 +146,7 @@ void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n);
 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride, int n_tokens,
                  float* y, int64_t ldy);
 void float_gemm(quant::GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
-                size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy);
+                size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel);
 void silu_mul(float* g, const float* u, int64_t n);
 float f16_dot(const uint16_t* q, const uint16_t* k, int n);
 void f16_mad(uint16_t* acc, const uint16_t* v, float w, int n);

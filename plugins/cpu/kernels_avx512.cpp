@@ -202,6 +202,93 @@ HEARTH_AVX512 void q4k_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const
   }
 }
 
+// Packed Q6_K x Q8_K for 16 rows and T tokens (layout in kernels.h). Per
+// 16-element group: the 6-bit weights (0..63) meet the activations with
+// vpdpbusd on an accumulator that starts at -32 * (the group's activation
+// sum), which is the exact sum of (q - 32) * a; times the group's scale, summed
+// over the super-block in int32 (as the scalar kernel), then one float
+// multiply by d * d_a per super-block.
+HEARTH_AVX512 inline __m512i load_i8x16(const uint8_t* p) {
+  return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+template <int T>
+HEARTH_AVX512 void q6k_tile(const PackedMatrix& w, int64_t g, const uint8_t* act, size_t act_stride, float* y,
+                            int64_t ldy) {
+  const Q8K* a[T];
+  for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const Q8K*>(act + static_cast<size_t>(t) * act_stride);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  constexpr int kOr = 0xEA;  // ternary logic: (A & B) | C
+  alignas(64) int32_t corr[T][16];
+  for (int64_t b = 0; b < w.nb; ++b) {
+    const uint8_t* chunk = w.quants(g) + b * kQ6KChunk;
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) {
+      isum[t] = _mm512_setzero_si512();
+      const __m512i bs = _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][b].bsums)));
+      _mm512_store_si512(corr[t], _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bs, 5)));
+    }
+    for (int h = 0; h < 2; ++h) {
+      for (int s = 0; s < 2; ++s) {
+        __m512i wl[8], wh[8];
+        for (int i = 0; i < 8; ++i) {
+          const __m512i v = _mm512_loadu_si512(chunk + (16 * h + 8 * s + i) * 64);
+          const __m512i qh = _mm512_loadu_si512(chunk + 2048 + (8 * h + i) * 64);
+          // Bit pair s (low weights) and s + 2 (high weights) moved to bits 4-5.
+          const __m512i hl = s == 0 ? _mm512_slli_epi16(qh, 4) : _mm512_slli_epi16(qh, 2);
+          const __m512i hh = s == 0 ? qh : _mm512_srli_epi16(qh, 2);
+          wl[i] = _mm512_ternarylogic_epi32(v, m4, _mm512_and_si512(hl, m30), kOr);
+          wh[i] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 4), m4, _mm512_and_si512(hh, m30), kOr);
+        }
+        const int gl = 8 * h + 2 * s, gh = gl + 4;  // first group of the low and high weights
+        const uint8_t* sc = chunk + kQ6KScales;
+        const __m512i sl0 = load_i8x16(sc + gl * kPackRows), sl1 = load_i8x16(sc + (gl + 1) * kPackRows);
+        const __m512i sh0 = load_i8x16(sc + gh * kPackRows), sh1 = load_i8x16(sc + (gh + 1) * kPackRows);
+        for (int t = 0; t < T; ++t) {
+          const int8_t* q = a[t][b].qs + 128 * h + 32 * s;
+          __m512i c0 = _mm512_set1_epi32(corr[t][gl]), c1 = _mm512_set1_epi32(corr[t][gl + 1]);
+          __m512i c2 = _mm512_set1_epi32(corr[t][gh]), c3 = _mm512_set1_epi32(corr[t][gh + 1]);
+          for (int i = 0; i < 4; ++i) {
+            c0 = _mm512_dpbusd_epi32(c0, wl[i], _mm512_set1_epi32(load_i32(q + 4 * i)));
+            c1 = _mm512_dpbusd_epi32(c1, wl[4 + i], _mm512_set1_epi32(load_i32(q + 16 + 4 * i)));
+            c2 = _mm512_dpbusd_epi32(c2, wh[i], _mm512_set1_epi32(load_i32(q + 64 + 4 * i)));
+            c3 = _mm512_dpbusd_epi32(c3, wh[4 + i], _mm512_set1_epi32(load_i32(q + 80 + 4 * i)));
+          }
+          const __m512i lo = _mm512_add_epi32(_mm512_mullo_epi32(c0, sl0), _mm512_mullo_epi32(c1, sl1));
+          const __m512i hi = _mm512_add_epi32(_mm512_mullo_epi32(c2, sh0), _mm512_mullo_epi32(c3, sh1));
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(lo, hi));
+        }
+      }
+    }
+    const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + kQ6KD)));
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dv, _mm512_set1_ps(a[t][b].d)), acc[t]);
+    }
+  }
+  const int64_t row0 = g * kPackRows;
+  const int64_t valid = w.n_rows - row0 < kPackRows ? w.n_rows - row0 : kPackRows;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, acc[t]);
+}
+
+HEARTH_AVX512 void q6k_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
+                            int n_tokens, float* y, int64_t ldy) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int t = 0;
+    for (; t + 4 <= n_tokens; t += 4) q6k_tile<4>(w, g, act + static_cast<size_t>(t) * act_stride, act_stride, y + t * ldy, ldy);
+    const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+    switch (n_tokens - t) {
+      case 1: q6k_tile<1>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 2: q6k_tile<2>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      case 3: q6k_tile<3>(w, g, a, act_stride, y + t * ldy, ldy); break;
+      default: break;
+    }
+  }
+}
+
 template <bool kBf16>
 HEARTH_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
   const __m256i h = _mm256_maskz_loadu_epi16(m, p);
@@ -264,6 +351,97 @@ HEARTH_AVX512 inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
+// In-register transpose of a 16 x 16 float tile (r[i] lane j -> r[j] lane i).
+HEARTH_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < 4; ++i) {
+      t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+      t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xDD);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+  }
+}
+
+// Rows [rb, rb + rows) of the weights as f32, transposed: panel[k * 32 + r]
+// (rows past `rows` are zero).
+template <bool kBf16>
+HEARTH_AVX512 void make_panel(const uint8_t* w, size_t row_bytes, int64_t rb, int rows, int64_t n, float* panel) {
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = tail_mask(n - k);
+    for (int half = 0; half < 2; ++half) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int row = 16 * half + i;
+        r[i] = row < rows ? load16<kBf16>(reinterpret_cast<const uint16_t*>(w + (rb + row) * row_bytes) + k, m)
+                          : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int j = 0; j < 16; ++j) _mm512_store_ps(panel + (k + j) * 32 + 16 * half, r[j]);
+    }
+  }
+}
+
+// T tokens x 32 rows from a panel: per k, two weight vectors and T broadcast
+// activations feed 2T FMAs; each lane sums one row's products in k order.
+template <int T>
+HEARTH_AVX512 void panel_tile(const float* panel, const float* a, size_t lda, int64_t n, int rows, float* y,
+                              int64_t ldy) {
+  __m512 acc[T][2];
+  for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; ++k) {
+    const __m512 w0 = _mm512_load_ps(panel + k * 32);
+    const __m512 w1 = _mm512_load_ps(panel + k * 32 + 16);
+    for (int t = 0; t < T; ++t) {
+      const __m512 av = _mm512_set1_ps(a[t * lda + k]);
+      acc[t][0] = _mm512_fmadd_ps(w0, av, acc[t][0]);
+      acc[t][1] = _mm512_fmadd_ps(w1, av, acc[t][1]);
+    }
+  }
+  const __mmask16 m0 = tail_mask(rows), m1 = tail_mask(rows - 16 > 0 ? rows - 16 : 0);
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + t * ldy, m0, acc[t][0]);
+    _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc[t][1]);
+  }
+}
+
+template <bool kBf16>
+HEARTH_AVX512 void float_gemm_panel(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
+                                    size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
+  constexpr int kT = 8;
+  for (int64_t rb = r0; rb < r1; rb += 32) {
+    const int rows = static_cast<int>(r1 - rb < 32 ? r1 - rb : 32);
+    make_panel<kBf16>(w, row_bytes, rb, rows, n, panel);
+    int t = 0;
+    for (; t + kT <= n_tokens; t += kT) panel_tile<kT>(panel, a + t * lda, lda, n, rows, y + t * ldy + rb, ldy);
+    const float* at = a + t * lda;
+    float* yt = y + t * ldy + rb;
+    switch (n_tokens - t) {
+      case 1: panel_tile<1>(panel, at, lda, n, rows, yt, ldy); break;
+      case 2: panel_tile<2>(panel, at, lda, n, rows, yt, ldy); break;
+      case 3: panel_tile<3>(panel, at, lda, n, rows, yt, ldy); break;
+      case 4: panel_tile<4>(panel, at, lda, n, rows, yt, ldy); break;
+      case 5: panel_tile<5>(panel, at, lda, n, rows, yt, ldy); break;
+      case 6: panel_tile<6>(panel, at, lda, n, rows, yt, ldy); break;
+      case 7: panel_tile<7>(panel, at, lda, n, rows, yt, ldy); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 HEARTH_AVX512 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n) {
@@ -291,6 +469,8 @@ HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, co
                                int n_tokens, float* y, int64_t ldy) {
   if (w.type == GgmlType::Q4_K) {
     q4k_gemm(w, g0, g1, act, act_stride, n_tokens, y, ldy);
+  } else if (w.type == GgmlType::Q6_K) {
+    q6k_gemm(w, g0, g1, act, act_stride, n_tokens, y, ldy);
   } else if (w.type == GgmlType::Q4_0) {
     packed_gemm_t<true>(w, g0, g1, act, act_stride, n_tokens, y, ldy);
   } else {
@@ -299,7 +479,15 @@ HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, co
 }
 
 HEARTH_AVX512 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
-                              size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
+                              size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
+  if (panel && n_tokens >= kPanelMinTokens) {
+    if (t == GgmlType::BF16) {
+      float_gemm_panel<true>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel);
+    } else {
+      float_gemm_panel<false>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel);
+    }
+    return;
+  }
   if (t == GgmlType::BF16) {
     float_gemm_t<true>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy);
   } else {

@@ -189,6 +189,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
     m->entry_scale_.resize(b);
     m->out_scale_.resize(b);
     m->lora_scratch_.resize(static_cast<size_t>(m->pool_.size()) * kMaxLoraRank);
+    m->size_float_panels();
   } catch (const std::bad_alloc&) {
     return Status::error("out of memory allocating the KV cache (" + std::to_string(kv_floats * 4) + " bytes)");
   }
@@ -199,7 +200,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
   return m;
 }
 
-// Q4_0 and Q8_0 matrices (and Q4_K on AVX-512) go to the R16 layout when a
+// Q4_0 and Q8_0 matrices (and Q4_K, Q6_K on AVX-512) go to the R16 layout when a
 // SIMD path will use it (the scalar path computes from the GGUF layout).
 Status LlamaModel::pack_weights() {
   if (isa_ == Isa::kScalar) return Status::ok();
@@ -221,6 +222,24 @@ Status LlamaModel::pack_weights() {
   // read row by row in the GGUF layout.
   if (output_.data != tok_embd_.data) HEARTH_RETURN_IF_ERROR(pack(output_));
   return Status::ok();
+}
+
+// One f32 panel per thread for the F16/BF16 prefill path, sized for the
+// widest such matrix (none when the model has none or the CPU lacks AVX-512).
+void LlamaModel::size_float_panels() {
+  if (isa_ != Isa::kAvx512) return;
+  int64_t widest = 0;
+  auto consider = [&](const Weight& w) {
+    if (w.present() && (w.type == GgmlType::F16 || w.type == GgmlType::BF16)) widest = std::max(widest, w.n_cols);
+  };
+  for (const LayerWeights& l : layers_) {
+    for (const Weight* w : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) consider(*w);
+  }
+  consider(output_);
+  if (widest == 0) return;
+  panel_floats_ = float_panel_floats(widest);
+  panel_.reset(static_cast<float*>(std::aligned_alloc(64, panel_floats_ * pool_.size() * sizeof(float))));
+  if (!panel_) throw std::bad_alloc();
 }
 
 void LlamaModel::release_packed_sources(const hearth_model_desc& d) const {
@@ -249,7 +268,8 @@ hearth_model_stats LlamaModel::stats() const {
   s.scratch_bytes = (x_.size() + xn_.size() + xa_.size() + q_.size() + k_.size() + v_.size() + qkv_.size() +
                      attn_out_.size() + ffn_out_.size() + gate_.size() + up_.size() + rope_cache_.size()) *
                         sizeof(float) +
-                    attn_scratch_.size() * sizeof(uint16_t) + act_.size();
+                    attn_scratch_.size() * sizeof(uint16_t) + act_.size() +
+                    panel_floats_ * static_cast<size_t>(pool_.size()) * sizeof(float);
   return s;
 }
 
@@ -321,7 +341,7 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
   const int64_t n_rows = w.n_rows;
   const int64_t n_cols = w.n_cols;
   uint8_t* act = act_.data();
-  if (w.packed.data && w.type == GgmlType::Q4_K) {
+  if (w.packed.data && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K)) {
     const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_cols);
     pool_.run(n_tokens, [&](int64_t n, int) {
       quantize_activations(ActFormat::kQ8_K, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride,
@@ -361,11 +381,14 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
       });
       a = r;
     }
-    constexpr int64_t kRows = 16;  // a multiple of the kernels' row tiles (8 for decode, 4 for prefill)
-    pool_.run((n_rows + kRows - 1) / kRows, [&](int64_t task, int) {
+    // Prefill batches go through a per-thread f32 panel of 32 rows (see
+    // kernels.h); decode streams the f16 rows directly.
+    const bool panel = n_tokens >= kPanelMinTokens && panel_ != nullptr;
+    const int64_t kRows = panel ? kPanelRows : 16;  // a multiple of the kernels' row tiles
+    pool_.run((n_rows + kRows - 1) / kRows, [&](int64_t task, int thread) {
       const int64_t r0 = task * kRows;
       float_gemm(isa_, w.type, w.data, w.row_bytes, r0, std::min(n_rows, r0 + kRows), a, n_cols, n_tokens, n_cols, y,
-                 n_rows);
+                 n_rows, panel ? panel_.get() + static_cast<size_t>(thread) * panel_floats_ : nullptr);
     });
     return;
   }

@@ -5,7 +5,7 @@
 // shared building blocks here; the Llama path's numerics are llama.cpp's.
 //
 // Weights are computed on directly from the host's tensor memory, except
-// Q4_0/Q8_0 matrices, which are repacked once at creation into the kernels'
+// Q4_0/Q8_0 (and on AVX-512 Q4_K/Q6_K) matrices, which are repacked once at creation into the kernels'
 // 16-row interleaved layout (same size; reported as weight_bytes) when the
 // CPU has AVX2 or better. All working memory is allocated once at creation, sized for the largest
 // batch, so forward() does not touch the heap. Calls on one model must be
@@ -143,9 +143,12 @@ class LlamaModel {
 
   Isa isa_ = Isa::kScalar;
   struct FreeDeleter {
-    void operator()(uint8_t* p) const { std::free(p); }
+    void operator()(void* p) const { std::free(p); }
   };
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_buffers_;
+  std::unique_ptr<float, FreeDeleter> panel_;  // [threads][panel_floats_]: F16/BF16 prefill panels
+  size_t panel_floats_ = 0;
+  void size_float_panels();
   uint64_t packed_bytes_ = 0;
 
   ThreadPool pool_;
