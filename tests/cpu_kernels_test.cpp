@@ -127,6 +127,30 @@ TEST(CpuKernels, ActivationBytesMatchLlamaCppQuantizer) {
   }
 }
 
+// Q8_K activations (k-quant matrices): every path's bytes equal the scalar
+// quantizer's (llama.cpp's quantize_row_q8_K), including a zero super-block,
+// ties of magnitude with opposite signs (the first one sets the sign), and
+// values that land on .5 after scaling.
+TEST(CpuKernels, Q8KActivationBytesMatchScalar) {
+  for (int64_t n : {256, 512, 2048, 5632}) {
+    auto x = random_floats(static_cast<size_t>(n), 11 + static_cast<uint32_t>(n), 2.0f);
+    std::fill(x.begin(), x.begin() + 256, 0.0f);
+    if (n >= 512) {
+      x[300] = -9.0f;
+      x[400] = 9.0f;
+      x[301] = 9.0f * 0.5f / 127.0f;
+    }
+    const size_t bytes = act_row_bytes(ActFormat::kQ8_K, n);
+    std::vector<uint8_t> ref(bytes), got(bytes);
+    quantize_activations(ActFormat::kQ8_K, x.data(), ref.data(), n);
+    for (Isa isa : isas()) {
+      std::fill(got.begin(), got.end(), 0xAB);
+      quantize_act_q8k(isa, x.data(), got.data(), n);
+      EXPECT_EQ(got, ref) << isa_name(isa) << " n=" << n;
+    }
+  }
+}
+
 // Packed Q4_0 / Q8_0 matrix products: odd row counts (tails of the 16-row
 // groups), one block and many blocks, token counts around the 4-token tile.
 TEST(CpuKernels, PackedGemmMatchesReference) {

@@ -176,6 +176,14 @@ void quantize_act_q8p(Isa isa, const float* x, uint8_t* dst, int64_t n) {
   }
 }
 
+void quantize_act_q8k(Isa isa, const float* x, void* dst, int64_t n) {
+  if (isa == Isa::kAvx512) {
+    avx512::quantize_act_q8k(x, dst, n);
+    return;
+  }
+  quantize_activations(ActFormat::kQ8_K, x, dst, n);
+}
+
 void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                  int n_tokens, float* y, int64_t ldy) {
   switch (isa) {

@@ -76,6 +76,9 @@ PackedMatrix pack_matrix(quant::GgmlType t, const uint8_t* src, size_t row_bytes
 // int32 sums of each block's quants.
 size_t act_q8p_stride(int64_t n);
 void quantize_act_q8p(Isa isa, const float* x, uint8_t* dst, int64_t n);
+// quantize_activations(ActFormat::kQ8_K, ...) (llama.cpp's quantize_row_q8_K
+// bytes), vectorised on AVX-512.
+void quantize_act_q8k(Isa isa, const float* x, void* dst, int64_t n);
 
 // y[t * ldy + r] = row r · activation t, for rows of groups [g0, g1) and
 // tokens [0, n_tokens). Q4_0/Q8_0 take act_q8p activations; Q4_K and Q6_K take
@@ -143,6 +146,7 @@ void f16_round_row(const float* x, float* out, int64_t n);
 }  // namespace avx2
 namespace avx512 {
 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n);
+void quantize_act_q8k(const float* x, void* dst, int64_t n);
 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride, int n_tokens,
                  float* y, int64_t ldy);
 void float_gemm(quant::GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,

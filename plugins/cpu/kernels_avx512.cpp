@@ -332,6 +332,28 @@ HEARTH_AVX512 void float_rows(const uint8_t* w, size_t row_bytes, int64_t r0, in
   for (; r < r1; ++r) float_tile<1, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
 }
 
+// One F16 row times f16-rounded activations in the order of llama.cpp's
+// ggml_vec_dot_f16 on AVX-512 (four 16-lane accumulators over steps of 64,
+// reduced pairwise, the leftover elements added in double). llama.cpp uses
+// that kernel where its tiled sgemm declines a row length that is not a
+// multiple of 16, so rows of such lengths follow it here too.
+HEARTH_AVX512 float f16_dot_ggml_order(const uint16_t* w, const float* a, int64_t n) {
+  const int64_t np = n & ~int64_t{63};
+  __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t i = 0; i < np; i += 64) {
+    for (int j = 0; j < 4; ++j) {
+      const __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16 * j)));
+      s[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(a + i + 16 * j), s[j]);
+    }
+  }
+  s[0] = _mm512_add_ps(s[0], s[2]);
+  s[1] = _mm512_add_ps(s[1], s[3]);
+  s[0] = _mm512_add_ps(s[0], s[1]);
+  double sum = _mm512_reduce_add_ps(s[0]);
+  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(quant::fp16_to_fp32(w[i]) * a[i]);
+  return static_cast<float>(sum);
+}
+
 template <bool kBf16>
 HEARTH_AVX512 void float_gemm_t(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
                                 size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
@@ -465,6 +487,40 @@ HEARTH_AVX512 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n) {
   }
 }
 
+// Per super-block of 256: the value of largest magnitude (the first one on
+// a tie, as the scalar loop keeps it), iscale = -127 / max, q = min(127,
+// round-half-even(iscale * x)), sums of each 16 quants, d = 1 / iscale.
+HEARTH_AVX512 void quantize_act_q8k(const float* x, void* dst, int64_t n) {
+  auto* out = static_cast<Q8K*>(dst);
+  for (int64_t b = 0; b < n / 256; ++b, x += 256) {
+    Q8K& y = out[b];
+    __m512 vmax = _mm512_setzero_ps();
+    for (int i = 0; i < 16; ++i) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * i)));
+    const float amax = _mm512_reduce_max_ps(vmax);
+    if (amax == 0.0f) {
+      std::memset(&y, 0, sizeof(y));
+      continue;
+    }
+    float max = 0.0f;
+    for (int i = 0; i < 16; ++i) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * i)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) {
+        max = x[16 * i + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    const __m512i top = _mm512_set1_epi32(127);
+    for (int i = 0; i < 16; ++i) {
+      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + 16 * i))), top);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y.qs + 16 * i), _mm512_cvtepi32_epi8(q));
+      y.bsums[i] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    y.d = 1.0f / iscale;
+  }
+}
+
 HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                                int n_tokens, float* y, int64_t ldy) {
   if (w.type == GgmlType::Q4_K) {
@@ -480,6 +536,14 @@ HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, co
 
 HEARTH_AVX512 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
                               size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
+  if (t == GgmlType::F16 && n % 16 != 0) {
+    for (int tk = 0; tk < n_tokens; ++tk) {
+      for (int64_t r = r0; r < r1; ++r) {
+        y[tk * ldy + r] = f16_dot_ggml_order(reinterpret_cast<const uint16_t*>(w + r * row_bytes), a + tk * lda, n);
+      }
+    }
+    return;
+  }
   if (panel && n_tokens >= kPanelMinTokens) {
     if (t == GgmlType::BF16) {
       float_gemm_panel<true>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel);

@@ -344,8 +344,7 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
   if (w.packed.data && (w.type == GgmlType::Q4_K || w.type == GgmlType::Q6_K)) {
     const size_t stride = act_row_bytes(ActFormat::kQ8_K, n_cols);
     pool_.run(n_tokens, [&](int64_t n, int) {
-      quantize_activations(ActFormat::kQ8_K, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride,
-                           n_cols);
+      quantize_act_q8k(isa_, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride, n_cols);
     });
     const int64_t per_task = n_tokens <= 4 ? 4 : 1;
     const int64_t n_groups = w.packed.n_groups;
