@@ -22,10 +22,36 @@ struct DeviceMatrix {
   size_t row_bytes = 0;
 };
 
+// Activations quantized to 8 bits per block of 32 (d = max|x| / 127,
+// q = round(x · 127 / max|x|), and s = d · Σq), the other operand of the integer-dot
+// decode kernels for q4_0 and q8_0 weights (4 multiply-adds per instruction
+// instead of one: decode of those formats is otherwise bound by arithmetic,
+// not by memory). Scratch owned by the caller; capacity in elements.
+struct QuantizedActivations {
+  int8_t* q = nullptr;  // [capacity]
+  float* d = nullptr;   // [capacity / 32]
+  float* s = nullptr;   // [capacity / 32]
+  int64_t capacity = 0;
+};
+
 // y[n_tokens, w.n_rows] = x[n_tokens, w.n_cols] · wᵀ (+ bias[w.n_rows] when
 // bias is non-null). Few tokens use a matrix-vector kernel that streams each
 // weight row once for all of them; more use a tiled matrix-matrix kernel.
-void matmul(const DeviceMatrix& w, const float* x, float* y, int n_tokens, const float* bias, hipStream_t stream);
+// With `int8` scratch, q4_0 and q8_0 matrix-vector products quantize x into
+// it and use the integer-dot kernel (see int8_dot_applies).
+void matmul(const DeviceMatrix& w, const float* x, float* y, int n_tokens, const float* bias, hipStream_t stream,
+            const QuantizedActivations* int8 = nullptr);
+
+// Whether matmul takes the integer-dot path for w, n_tokens and that scratch.
+bool int8_dot_applies(const DeviceMatrix& w, int n_tokens, const QuantizedActivations* int8);
+
+// The two halves of the integer-dot path, exposed for the kernel checks:
+// quantizes x [n_tokens, n_cols] (n_cols a multiple of 32) into `out`, and
+// multiplies a q4_0 or q8_0 matrix with such activations.
+void quantize_activations(const float* x, int64_t n_cols, int n_tokens, const QuantizedActivations& out,
+                          hipStream_t stream);
+void matvec_int8(const DeviceMatrix& w, const QuantizedActivations& x, float* y, int n_tokens, const float* bias,
+                 hipStream_t stream);
 
 // The number of tokens up to which matmul uses the matrix-vector kernel.
 constexpr int kMatvecMaxTokens = 8;

@@ -148,6 +148,15 @@ Status GpuModel::allocate(const hearth_model_options& o) {
     HEARTH_RETURN_IF_ERROR(sc.buf->allocate(sc.floats * sizeof(float), sc.what));
     scratch_bytes_ += sc.floats * sizeof(float);
   }
+  const char* int8_env = std::getenv("HEARTH_GPU_INT8");
+  if (!(int8_env && std::strcmp(int8_env, "0") == 0)) {
+    const size_t elems = static_cast<size_t>(kMatvecMaxTokens) * std::max({s.n_embd, s.q_dim(), s.n_ff});
+    HEARTH_RETURN_IF_ERROR(int8_q_.allocate(elems, "quantized activations"));
+    HEARTH_RETURN_IF_ERROR(int8_d_.allocate(elems / 32 * sizeof(float) + sizeof(float), "activation scales"));
+    HEARTH_RETURN_IF_ERROR(int8_s_.allocate(elems / 32 * sizeof(float) + sizeof(float), "activation sums"));
+    int8_ = {int8_q_.as<int8_t>(), int8_d_.as<float>(), int8_s_.as<float>(), static_cast<int64_t>(elems)};
+    scratch_bytes_ += int8_q_.bytes() + int8_d_.bytes() + int8_s_.bytes();
+  }
   HEARTH_RETURN_IF_ERROR(
       logits_host_.allocate(static_cast<size_t>(kLogitRowsPerPass) * std::max(s.n_vocab, s.n_embd) * sizeof(float),
                             "logits staging"));
@@ -300,22 +309,22 @@ void GpuModel::enqueue_layer(int l, int n) {
 
   // Attention block.
   rms_norm(x, w.attn_norm, xn, n, s.n_embd, eps_, stream_);           // xn: [n, n_embd]
-  matmul(w.wq, xn, q, n, w.bq, stream_);                              // q: [n, q_dim]
-  matmul(w.wk, xn, k, n, w.bk, stream_);                              // k: [n, kv_dim]
-  matmul(w.wv, xn, v, n, w.bv, stream_);                              // v: [n, kv_dim]
+  matmul(w.wq, xn, q, n, w.bq, stream_, &int8_);                        // q: [n, q_dim]
+  matmul(w.wk, xn, k, n, w.bk, stream_, &int8_);                        // k: [n, kv_dim]
+  matmul(w.wv, xn, v, n, w.bv, stream_, &int8_);                        // v: [n, kv_dim]
   rope(q, d_positions_, n, s.n_head, rope_, stream_);
   rope(k, d_positions_, n, s.n_head_kv, rope_, stream_);
   kv_store(k, v, kc, vc, kv_, n, s.kv_dim(), stream_);
   attention(q, kc, vc, kv_, attn, n, s.n_head, s.n_head_kv, s.head_dim, attn_scale_, stream_);  // attn: [n, q_dim]
-  matmul(w.wo, attn, xn, n, nullptr, stream_);                        // xn: [n, n_embd]
+  matmul(w.wo, attn, xn, n, nullptr, stream_, &int8_);                  // xn: [n, n_embd]
   add_in_place(x, xn, static_cast<int64_t>(n) * s.n_embd, stream_);
 
   // Feed-forward block.
   rms_norm(x, w.ffn_norm, xn, n, s.n_embd, eps_, stream_);
-  matmul(w.w_gate, xn, gate, n, nullptr, stream_);                    // gate: [n, n_ff]
-  matmul(w.w_up, xn, up, n, nullptr, stream_);                        // up: [n, n_ff]
+  matmul(w.w_gate, xn, gate, n, nullptr, stream_, &int8_);              // gate: [n, n_ff]
+  matmul(w.w_up, xn, up, n, nullptr, stream_, &int8_);                  // up: [n, n_ff]
   swiglu(gate, up, gate, static_cast<int64_t>(n) * s.n_ff, stream_);
-  matmul(w.w_down, gate, xn, n, nullptr, stream_);                    // xn: [n, n_embd]
+  matmul(w.w_down, gate, xn, n, nullptr, stream_, &int8_);              // xn: [n, n_embd]
   add_in_place(x, xn, static_cast<int64_t>(n) * s.n_embd, stream_);
 }
 
@@ -323,7 +332,7 @@ void GpuModel::enqueue_logits(int first, int count) {
   float* rows = out_rows_norm_.as<float>();
   gather_rows(x_.as<float>(), d_logit_rows_ + first, rows, count, shape_.n_embd, stream_);
   rms_norm(rows, weights_.output_norm, rows, count, shape_.n_embd, eps_, stream_);
-  matmul(weights_.output, rows, logits_.as<float>(), count, nullptr, stream_);  // logits: [count, n_vocab]
+  matmul(weights_.output, rows, logits_.as<float>(), count, nullptr, stream_, &int8_); // logits: [count, n_vocab]
 }
 
 void GpuModel::enqueue_forward(int n, int n_logits) {

@@ -39,6 +39,9 @@ class GpuModel {
   // Device graphs replay small batches; HEARTH_GPU_GRAPHS=0 turns them off
   // (for comparing, or a driver whose capture misbehaves).
   bool graphs_enabled() const { return graphs_enabled_; }
+  // Decode of q4_0/q8_0 weights uses 8-bit activations and integer dots;
+  // HEARTH_GPU_INT8=0 keeps f32 activations (for comparing).
+  bool int8_enabled() const { return int8_.q != nullptr; }
 
  private:
   GpuModel() = default;
@@ -68,6 +71,8 @@ class GpuModel {
   // output, q/k/v, attention output, gate/up.
   DeviceBuffer x_, xn_, q_, k_, v_, attn_out_, gate_, up_;
   DeviceBuffer out_rows_norm_, logits_;  // [kLogitRowsPerPass, n_embd], [kLogitRowsPerPass, n_vocab]
+  DeviceBuffer int8_q_, int8_d_, int8_s_;  // quantized activations of a decode product
+  QuantizedActivations int8_;              // views of them (q null: the integer path is off)
   // Batch metadata: tokens, positions, table offsets, logit rows, embedding rows [max_batch] each,
   // then the concatenated block tables.
   DeviceBuffer meta_;

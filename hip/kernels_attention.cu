@@ -22,7 +22,7 @@ __global__ void attention_kernel(const float* __restrict__ q, const uint16_t* __
   __shared__ float weights[kAttnThreads];
   __shared__ int64_t slots[kAttnThreads];
   __shared__ float scratch[kAttnThreads / kLanes];
-  const int h = blockIdx.x, entry = blockIdx.y;
+  const int entry = blockIdx.x, h = blockIdx.y;  // entries on x: a batch may exceed y's 65535
   const int kv_dim = n_head_kv * head_dim;
   const int kv_offset = (h / (n_head / n_head_kv)) * head_dim;
   const int pos = kv.positions[entry];
@@ -77,7 +77,7 @@ __global__ void attention_kernel(const float* __restrict__ q, const uint16_t* __
 void attention(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const KvLayout& kv, float* out, int n,
                int n_head, int n_head_kv, int head_dim, float scale, hipStream_t stream) {
   if (n <= 0) return;
-  const dim3 grid(static_cast<unsigned>(n_head), static_cast<unsigned>(n));
+  const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>(n_head));
   attention_kernel<<<grid, kAttnThreads, 0, stream>>>(q, k_cache, v_cache, kv, out, n_head, n_head_kv, head_dim, scale);
 }
 

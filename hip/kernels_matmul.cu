@@ -138,9 +138,15 @@ void matmul_of_format(const DeviceMatrix& w, const float* x, float* y, int n, co
 
 }  // namespace
 
-void matmul(const DeviceMatrix& w, const float* x, float* y, int n_tokens, const float* bias, hipStream_t stream) {
+void matmul(const DeviceMatrix& w, const float* x, float* y, int n_tokens, const float* bias, hipStream_t stream,
+            const QuantizedActivations* int8) {
   static_assert(kMatvecMaxTokens == 8, "matmul_of_format's switch covers 1..8 tokens");
   if (n_tokens <= 0 || w.n_rows == 0) return;
+  if (int8_dot_applies(w, n_tokens, int8)) {
+    quantize_activations(x, w.n_cols, n_tokens, *int8, stream);
+    matvec_int8(w, *int8, y, n_tokens, bias, stream);
+    return;
+  }
   switch (static_cast<WeightFormat>(w.type)) {
     case WeightFormat::kF32: return matmul_of_format<0>(w, x, y, n_tokens, bias, stream);
     case WeightFormat::kF16: return matmul_of_format<1>(w, x, y, n_tokens, bias, stream);

@@ -4,6 +4,7 @@
 set(HEARTH_GPU_DIR "${PROJECT_SOURCE_DIR}/hip")
 set(HEARTH_GPU_KERNEL_SOURCES
   kernels_matmul.cu
+  kernels_matvec_int8.cu
   kernels_ops.cu
   kernels_attention.cu)
 set(HEARTH_GPU_MODEL_SOURCES

@@ -24,6 +24,7 @@
 #include "backend_bench.h"
 #include "conformance.h"
 #include "device_bandwidth.h"
+#include "kernel_bench.h"
 #include "kernel_checks.h"
 #include "plugin/backend_plugin.h"
 #include "plugin_runner.h"
@@ -44,14 +45,16 @@ struct Args {
   std::string backend = "cuda";
   bool big = true;      // the Llama-7B-shaped benchmark
   bool bench = true;
+  bool kernels = true;  // the per-kernel checks (call the CUDA kernels directly)
 };
 
 const char* const kUsage =
     "usage: hearth-gpu-check [--plugin-dir DIR] [--backend cuda|hip] [--testdata DIR] [--work DIR]\n"
-    "                        [--report FILE] [--no-7b] [--no-bench]\n"
+    "                        [--report FILE] [--no-7b] [--no-bench] [--no-kernels]\n"
     "  --plugin-dir  where libhearth_backend_cpu.so and the GPU plugin are (default: this program's folder)\n"
     "  --testdata    ../shared/testdata or a copy ($HEARTH_TESTDATA); its models are compared when present\n"
-    "  --work        folder for the synthetic models it writes (default ./hearth-gpu-check-models)\n";
+    "  --work        folder for the synthetic models it writes (default ./hearth-gpu-check-models)\n"
+    "  --backend cpu --no-kernels --no-bench compares the CPU plugin with itself: a smoke test of this program\n";
 
 fs::path self_dir() {
   std::error_code ec;
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     else if (arg == "--backend" && i + 1 < argc) a.backend = argv[++i];
     else if (arg == "--no-7b") a.big = false;
     else if (arg == "--no-bench") a.bench = false;
+    else if (arg == "--no-kernels") a.kernels = false;
     else if (arg == "--help" || arg == "-h") { std::printf("%s", kUsage); return 0; }
     else ok = false;
     if (!ok) {
@@ -129,39 +133,63 @@ int main(int argc, char** argv) {
   }
 
   Report rep;
+  auto finish = [&](int rc) {
+    if (!a.report.empty()) std::ofstream(a.report) << rep.text();
+    return rc;
+  };
   rep.line("# Hearth GPU check");
   auto cpu = plugin::BackendPlugin::load(a.plugin_dir / "libhearth_backend_cpu.so");
   auto gpu = plugin::BackendPlugin::load(a.plugin_dir / ("libhearth_backend_" + a.backend + ".so"));
   if (!cpu || !gpu) {
-    std::fprintf(stderr, "hearth-gpu-check: %s\n", (!cpu ? cpu.message() : gpu.message()).c_str());
-    return 3;
+    rep.line("cannot load a plugin: " + (!cpu ? cpu.message() : gpu.message()));
+    return finish(3);
   }
   std::shared_ptr<plugin::BackendPlugin> cpu_plugin = std::move(cpu.value()), gpu_plugin = std::move(gpu.value());
   for (const auto& p : {cpu_plugin, gpu_plugin}) {
     auto probe = p->probe();
     rep.line("- plugin " + p->name() + " " + p->version() + ": " +
              (probe && probe->usable ? "usable, " + probe->description : "NOT usable: " + (probe ? probe->reason : probe.message())));
-    if (!probe || !probe->usable) return 3;
+    if (!probe || !probe->usable) return finish(3);
   }
-  auto bw = measure_device_bandwidth();
+  const bool on_gpu = gpu_plugin->name() != "cpu";
+  Result<DeviceBandwidth> bw = on_gpu ? measure_device_bandwidth() : Result<DeviceBandwidth>(Status::error("no GPU"));
   if (bw) {
     rep.line("- device: " + bw->device + "; peak memory bandwidth " + fmt("%.0f", bw->peak_gb_s) +
              " GB/s, measured copy " + fmt("%.0f", bw->copy_gb_s) + " GB/s");
   }
 
   // 1. Kernels.
-  rep.line("\n## Kernels against host reference arithmetic\n");
-  rep.line("| kernel | error | tolerance | result |");
-  rep.line("| --- | --- | --- | --- |");
-  auto checks = run_kernel_checks(42);
-  if (!checks) {
-    rep.line("| (device failure) | " + checks.message() + " | | FAIL |");
-    rep.fail();
-  } else {
-    for (const auto& c : *checks) {
-      rep.line("| " + c.name + " | " + fmt("%.3g", c.error) + " | " + fmt("%.3g", c.tolerance) + " | " +
-               (c.passed ? "pass" : "FAIL") + " |");
-      if (!c.passed) rep.fail();
+  if (a.kernels) {
+    rep.line("\n## Kernels against host reference arithmetic\n");
+    rep.line("| kernel | error | tolerance | result |");
+    rep.line("| --- | --- | --- | --- |");
+    auto checks = run_kernel_checks(42);
+    if (!checks) {
+      rep.line("| (device failure) | " + checks.message() + " | | FAIL |");
+      rep.fail();
+    } else {
+      for (const auto& c : *checks) {
+        rep.line("| " + c.name + " | " + fmt("%.3g", c.error) + " | " + fmt("%.3g", c.tolerance) + " | " +
+                 (c.passed ? "pass" : "FAIL") + " |");
+        if (!c.passed) rep.fail();
+      }
+    }
+  }
+
+  if (a.bench && a.kernels) {
+    rep.line("\n## Decode weight products alone (7B shapes, 1 token; f32-act: f32 activations, int8: 8-bit activations "
+             "and integer dots)\n");
+    rep.line("| kernel | us | weight GB/s | of measured copy bandwidth |");
+    rep.line("| --- | --- | --- | --- |");
+    auto rates = bench_matvec_kernels();
+    if (!rates) {
+      rep.line("| (device failure) | " + rates.message() + " | | |");
+      rep.fail();
+    } else {
+      for (const auto& k : *rates) {
+        rep.line("| " + k.name + " | " + fmt("%.1f", k.microseconds) + " | " + fmt("%.0f", k.gb_per_s) + " | " +
+                 (bw && bw->copy_gb_s > 0 ? fmt("%.1f%%", 100 * k.gb_per_s / bw->copy_gb_s) : "?") + " |");
+      }
     }
   }
 
@@ -264,6 +292,5 @@ int main(int argc, char** argv) {
     }
   }
   rep.line(std::string("\nRESULT: ") + (rep.failed() ? "FAIL" : "PASS"));
-  if (!a.report.empty()) std::ofstream(a.report) << rep.text();
-  return rep.failed() ? 1 : 0;
+  return finish(rep.failed() ? 1 : 0);
 }

@@ -91,6 +91,73 @@ Result<KernelCheck> check_matmul(GgmlType type, int64_t n_cols, int64_t n_rows, 
                  worst, 1e-5);
 }
 
+// The integer-dot path: x quantized on the device, then the int8 matvec;
+// the reference quantizes x the same way on the host (x · 127 / max|x|,
+// round half to even) and dots exactly in double. Also checks the device's
+// quantized activations element for element.
+Result<KernelCheck> check_matvec_int8(GgmlType type, int64_t n_cols, int64_t n_rows, int n_tokens, bool with_bias,
+                                      std::mt19937_64& rng) {
+  const auto traits = quant::type_traits(static_cast<uint32_t>(type));
+  const size_t row_bytes = *quant::row_bytes(*traits, n_cols);
+  std::vector<uint8_t> w(row_bytes * n_rows);
+  std::vector<float> wd(static_cast<size_t>(n_cols * n_rows));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto src = normal(rng, n_cols);
+    quant::quantize_row(type, src.data(), w.data() + r * row_bytes, n_cols);
+    quant::dequantize_row(type, w.data() + r * row_bytes, wd.data() + r * n_cols, n_cols);
+  }
+  auto x = normal(rng, static_cast<size_t>(n_cols) * n_tokens);
+  for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
+  const auto bias = normal(rng, n_rows);
+  const int64_t nb = n_cols * n_tokens / 32;
+  std::vector<int8_t> hq(x.size());
+  std::vector<float> hd(nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    hd[b] = amax / 127.0f;
+    const float inv = amax == 0.0f ? 0.0f : 127.0f / amax;
+    for (int i = 0; i < 32; ++i) hq[b * 32 + i] = static_cast<int8_t>(std::nearbyint(x[b * 32 + i] * inv));
+  }
+  auto dw = upload(w, "weights");
+  auto dx = upload(x, "activations");
+  auto db = upload(bias, "bias");
+  if (!dw || !dx || !db) return Status::error("upload failed");
+  DeviceBuffer q, d, s, dy;
+  HEARTH_RETURN_IF_ERROR(q.allocate(x.size(), "q"));
+  HEARTH_RETURN_IF_ERROR(d.allocate(nb * 4, "d"));
+  HEARTH_RETURN_IF_ERROR(s.allocate(nb * 4, "s"));
+  HEARTH_RETURN_IF_ERROR(dy.allocate(static_cast<size_t>(n_rows) * n_tokens * sizeof(float), "output"));
+  const gpu::QuantizedActivations qa{q.as<int8_t>(), d.as<float>(), s.as<float>(), static_cast<int64_t>(x.size())};
+  gpu::DeviceMatrix m{static_cast<uint32_t>(type), dw->as<uint8_t>(), n_cols, n_rows, row_bytes};
+  if (!gpu::int8_dot_applies(m, n_tokens, &qa)) return Status::error("the integer path does not apply to this shape");
+  gpu::matmul(m, dx->as<float>(), dy.as<float>(), n_tokens, with_bias ? db->as<float>() : nullptr, nullptr, &qa);
+  auto y = download<float>(dy, static_cast<size_t>(n_rows) * n_tokens);
+  auto got_q = download<int8_t>(q, x.size());
+  if (!y) return y.status();
+  if (!got_q) return got_q.status();
+  int64_t q_mismatches = 0;
+  for (size_t i = 0; i < x.size(); ++i) q_mismatches += (*got_q)[i] != hq[i] ? 1 : 0;
+  double worst = 0;
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      double ref = with_bias ? bias[r] : 0.0, mag = with_bias ? std::fabs(bias[r]) : 0.0;
+      for (int64_t k = 0; k < n_cols; ++k) {
+        const double xk = hq[t * n_cols + k] * static_cast<double>(hd[(t * n_cols + k) / 32]);
+        ref += wd[r * n_cols + k] * xk;
+        mag += std::fabs(wd[r * n_cols + k] * xk);
+      }
+      worst = std::max(worst, std::fabs((*y)[t * n_rows + r] - ref) / (mag + 1e-30));
+    }
+  }
+  // A quantized activation off by one step is a kernel bug, not rounding: count it as a failure.
+  if (q_mismatches > 0) worst = std::max(worst, 1.0);
+  return verdict("int8 matvec " + std::string(traits->name) + " " + std::to_string(n_rows) + "x" +
+                     std::to_string(n_cols) + ", " + std::to_string(n_tokens) + " tokens" + (with_bias ? ", bias" : "") +
+                     (q_mismatches ? ", " + std::to_string(q_mismatches) + " activations quantized differently" : ""),
+                 worst, 1e-5);
+}
+
 Result<KernelCheck> check_rms_norm(std::mt19937_64& rng) {
   const int n = 5, dim = 300;
   const float eps = 1e-5f;
@@ -324,6 +391,9 @@ Result<std::vector<KernelCheck>> run_kernel_checks(uint64_t seed) {
   for (GgmlType t : block_types) {
     for (int n_tokens : {1, 3, 8, 9, 64, 70}) HEARTH_RETURN_IF_ERROR(add(check_matmul(t, 512, 67, n_tokens, false, rng)));
     HEARTH_RETURN_IF_ERROR(add(check_matmul(t, 256, 130, 2, true, rng)));
+  }
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) {
+    for (int n_tokens : {1, 2, 5, 8}) HEARTH_RETURN_IF_ERROR(add(check_matvec_int8(t, 1024, 67, n_tokens, n_tokens == 2, rng)));
   }
   // Rows that are not a multiple of 8 (float formats only).
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
