@@ -1,6 +1,7 @@
-// DeviceBuffer: one device allocation, freed when it goes out of scope; and
-// gpu_status(), which turns a runtime error code into a Status naming the
-// call that failed. Host code; thread-compatible.
+// DeviceBuffer and PinnedBuffer: one device (or pinned host) allocation,
+// freed when it goes out of scope; and gpu_status(), which turns a runtime
+// error code into a Status naming the call that failed. Host code;
+// thread-compatible.
 #pragma once
 
 #include <cstddef>
@@ -19,13 +20,16 @@ inline Status gpu_status(hipError_t err, const char* what) {
 
 inline std::string mib(size_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
 
-class DeviceBuffer {
+// One allocation made by Traits::allocate and freed by Traits::release when
+// it goes out of scope or is replaced. Move-only.
+template <typename Traits>
+class GpuAllocation {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  GpuAllocation() = default;
+  GpuAllocation(const GpuAllocation&) = delete;
+  GpuAllocation& operator=(const GpuAllocation&) = delete;
+  GpuAllocation(GpuAllocation&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  GpuAllocation& operator=(GpuAllocation&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -33,25 +37,25 @@ class DeviceBuffer {
     }
     return *this;
   }
-  ~DeviceBuffer() { reset(); }
+  ~GpuAllocation() { reset(); }
 
   // Allocates `bytes` (any previous allocation is freed first); `what` names it in errors.
   Status allocate(size_t bytes, const char* what) {
     reset();
     if (bytes == 0) return Status::ok();
     void* p = nullptr;
-    const hipError_t err = hipMalloc(&p, bytes);
+    const hipError_t err = Traits::allocate(&p, bytes);
     if (err != hipSuccess) {
-      (void)hipGetLastError();  // clear the sticky-free error so later calls are not blamed
-      return Status::error(std::string("cannot allocate ") + mib(bytes) + " of device memory for " + what + ": " +
-                           hipGetErrorString(err));
+      (void)hipGetLastError();  // clear the error so later calls are not blamed
+      return Status::error(std::string("cannot allocate ") + mib(bytes) + " of " + Traits::kind + " for " + what +
+                           ": " + hipGetErrorString(err));
     }
     ptr_ = p;
     bytes_ = bytes;
     return Status::ok();
   }
   void reset() {
-    if (ptr_) (void)hipFree(ptr_);
+    if (ptr_) Traits::release(ptr_);
     ptr_ = nullptr;
     bytes_ = 0;
   }
@@ -65,38 +69,20 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-// Pinned host memory (fast, asynchronous copies to and from the device).
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() { reset(); }
-  Status allocate(size_t bytes, const char* what) {
-    reset();
-    void* p = nullptr;
-    const hipError_t err = hipHostMalloc(&p, bytes, 0);
-    if (err != hipSuccess) {
-      (void)hipGetLastError();
-      return Status::error(std::string("cannot allocate ") + mib(bytes) + " of pinned host memory for " + what + ": " +
-                           hipGetErrorString(err));
-    }
-    ptr_ = p;
-    bytes_ = bytes;
-    return Status::ok();
-  }
-  void reset() {
-    if (ptr_) (void)hipHostFree(ptr_);
-    ptr_ = nullptr;
-    bytes_ = 0;
-  }
-  template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
+struct DeviceMemory {
+  static constexpr const char* kind = "device memory";
+  static hipError_t allocate(void** p, size_t n) { return hipMalloc(p, n); }
+  static void release(void* p) { (void)hipFree(p); }
 };
+
+// Pinned host memory: fast, asynchronous copies to and from the device.
+struct PinnedHostMemory {
+  static constexpr const char* kind = "pinned host memory";
+  static hipError_t allocate(void** p, size_t n) { return hipHostMalloc(p, n, 0); }
+  static void release(void* p) { (void)hipHostFree(p); }
+};
+
+using DeviceBuffer = GpuAllocation<DeviceMemory>;
+using PinnedBuffer = GpuAllocation<PinnedHostMemory>;
 
 }  // namespace hearth::gpu

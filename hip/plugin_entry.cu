@@ -11,10 +11,7 @@
 #include "gpu_model.h"
 #include "gpu_shim.h"
 #include "hearth/backend.h"
-
-struct hearth_error {
-  std::string message;
-};
+#include "plugin_entry_support.h"
 
 struct hearth_model {
   std::unique_ptr<hearth::gpu::GpuModel> impl;
@@ -22,22 +19,7 @@ struct hearth_model {
 
 namespace {
 
-const hearth_host_api* g_host = nullptr;
-
-hearth_error* make_error(std::string message) {
-  try {
-    return new hearth_error{std::move(message)};
-  } catch (...) {
-    return new (std::nothrow) hearth_error{};
-  }
-}
-
-void log_info(const std::string& message) {
-  if (g_host && g_host->log) g_host->log(g_host->log_user, HEARTH_LOG_INFO, message.c_str());
-}
-
-const char* gpu_error_message(const hearth_error* e) { return e ? e->message.c_str() : ""; }
-void gpu_error_free(hearth_error* e) { delete e; }
+using hearth::plugin_entry::make_error;
 
 // Why no device can be used, in words an admin can act on.
 std::string no_device_reason(hipError_t err) {
@@ -99,7 +81,7 @@ hearth_error* gpu_model_create(const hearth_model_desc* desc, const hearth_model
     if (!model) return make_error(model.message());
     const hearth_model_stats st = (*model)->stats();
     *out = new hearth_model{std::move(model.value())};
-    log_info("created " + std::string(desc->architecture) + " model on " + probe.description + ": " +
+    hearth::plugin_entry::log(HEARTH_LOG_INFO, "created " + std::string(desc->architecture) + " model on " + probe.description + ": " +
              std::to_string(st.weight_bytes >> 20) + " MiB of weights, " + std::to_string(st.kv_bytes >> 20) +
              " MiB of KV cache (" + std::to_string(options->n_kv_blocks) + " blocks of " +
              std::to_string(options->kv_block_tokens) + " tokens)");
@@ -151,8 +133,8 @@ const hearth_backend_api kApi = {
     HEARTH_BACKEND_ABI_MINOR,
     HEARTH_GPU_VENDOR,
     HEARTH_PLUGIN_VERSION,
-    gpu_error_message,
-    gpu_error_free,
+    hearth::plugin_entry::error_message,
+    hearth::plugin_entry::error_free,
     gpu_probe,
     gpu_model_create,
     gpu_model_destroy,
@@ -166,14 +148,5 @@ const hearth_backend_api kApi = {
 
 extern "C" HEARTH_BACKEND_EXPORT int hearth_backend_init(const hearth_host_api* host, const hearth_backend_api** out,
                                                          char* error_buf, size_t error_buf_size) {
-  auto fail = [&](const char* msg) {
-    if (error_buf && error_buf_size) std::snprintf(error_buf, error_buf_size, "%s", msg);
-    return 1;
-  };
-  if (!out) return fail("null output pointer");
-  if (!host || host->struct_size < sizeof(hearth_host_api)) return fail("host API struct missing or too small");
-  if (host->abi_major != HEARTH_BACKEND_ABI_MAJOR) return fail("host ABI major version differs from the plugin's");
-  g_host = host;
-  *out = &kApi;
-  return 0;
+  return hearth::plugin_entry::init(host, &kApi, out, error_buf, error_buf_size);
 }

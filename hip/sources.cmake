@@ -21,8 +21,10 @@ set(HEARTH_GPU_HEADERS
 list(TRANSFORM HEARTH_GPU_KERNEL_SOURCES PREPEND "${HEARTH_GPU_DIR}/")
 list(TRANSFORM HEARTH_GPU_MODEL_SOURCES PREPEND "${HEARTH_GPU_DIR}/")
 list(TRANSFORM HEARTH_GPU_HEADERS PREPEND "${HEARTH_GPU_DIR}/")
+list(APPEND HEARTH_GPU_HEADERS "${PROJECT_SOURCE_DIR}/plugins/common/plugin_entry_support.h")
 set(HEARTH_GPU_PLUGIN_ENTRY "${HEARTH_GPU_DIR}/plugin_entry.cu")
 set(HEARTH_GPU_ARCH_RECIPE "${PROJECT_SOURCE_DIR}/plugins/cpu/arch_recipe.cpp")
-# Headers the GPU sources include from elsewhere: the ABI, common/status.h, arch_recipe.h.
+# Headers the GPU sources include from elsewhere: the ABI, common/status.h,
+# arch_recipe.h, the plugins' shared entry-point support.
 set(HEARTH_GPU_INCLUDE_DIRS "${HEARTH_GPU_DIR}" "${PROJECT_SOURCE_DIR}/include" "${PROJECT_SOURCE_DIR}/daemon"
-    "${PROJECT_SOURCE_DIR}/plugins/cpu")
+    "${PROJECT_SOURCE_DIR}/plugins/cpu" "${PROJECT_SOURCE_DIR}/plugins/common")

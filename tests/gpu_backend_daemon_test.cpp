@@ -6,13 +6,13 @@
 // answering.
 #include <boost/json.hpp>
 
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "admin_live_daemon.h"
+#include "support/gpu_plugins.h"
 #include "support/tiny_model.h"
 
 namespace hearth::testing {
@@ -21,15 +21,6 @@ namespace {
 namespace json = boost::json;
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
-
-std::vector<std::string> built_gpu_plugins() {
-  std::vector<std::string> out;
-  std::stringstream ss(HEARTH_GPU_PLUGINS);
-  for (std::string name; std::getline(ss, name, ',');) {
-    if (!name.empty()) out.push_back(name);
-  }
-  return out;
-}
 
 std::string text_of(const std::string& completion) {
   return std::string(json::parse(completion).at("choices").as_array()[0].at("text").as_string());

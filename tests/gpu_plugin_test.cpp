@@ -7,7 +7,6 @@
 // against host arithmetic and whole models against the CPU plugin; elsewhere
 // those tests skip, saying why.
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "engine/loaded_model.h"
 #include "plugin/backend_plugin.h"
 #include "support/testdata.h"
+#include "support/gpu_plugins.h"
 #include "support/tiny_model.h"
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
@@ -30,15 +30,6 @@ namespace hearth {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> built_gpu_plugins() {
-  std::vector<std::string> out;
-  std::stringstream ss(HEARTH_GPU_PLUGINS);
-  for (std::string name; std::getline(ss, name, ',');) {
-    if (!name.empty()) out.push_back(name);
-  }
-  return out;
-}
 
 fs::path plugin_path(const std::string& name) {
   return fs::path(testing::plugin_dir()) / ("libhearth_backend_" + name + ".so");
@@ -114,7 +105,7 @@ TEST_P(GpuPluginTest, ModelCreateRefusesWhatTheBackendDoesNotRunByName) {
       << model.message();
 }
 
-INSTANTIATE_TEST_SUITE_P(BuiltPlugins, GpuPluginTest, ::testing::ValuesIn(built_gpu_plugins()),
+INSTANTIATE_TEST_SUITE_P(BuiltPlugins, GpuPluginTest, ::testing::ValuesIn(testing::built_gpu_plugins()),
                          [](const auto& info) { return info.param; });
 
 #ifdef HEARTH_HAVE_GPU_CHECKS

@@ -44,6 +44,23 @@ std::vector<float> normal(std::mt19937_64& rng, size_t n, float scale = 1.0f) {
   return v;
 }
 
+// A random weight matrix in a GGUF format and its dequantized values.
+struct HostMatrix {
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // [n_rows * n_cols]
+};
+
+HostMatrix random_matrix(GgmlType type, int64_t n_cols, int64_t n_rows, std::mt19937_64& rng) {
+  const size_t row_bytes = *quant::row_bytes(*quant::type_traits(static_cast<uint32_t>(type)), n_cols);
+  HostMatrix m{std::vector<uint8_t>(row_bytes * n_rows), std::vector<float>(static_cast<size_t>(n_cols * n_rows))};
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto src = normal(rng, n_cols);
+    quant::quantize_row(type, src.data(), m.bytes.data() + r * row_bytes, n_cols);
+    quant::dequantize_row(type, m.bytes.data() + r * row_bytes, m.values.data() + r * n_cols, n_cols);
+  }
+  return m;
+}
+
 KernelCheck verdict(std::string name, double error, double tolerance) {
   return {std::move(name), error, tolerance, error <= tolerance};
 }
@@ -54,13 +71,9 @@ Result<KernelCheck> check_matmul(GgmlType type, int64_t n_cols, int64_t n_rows, 
                                  std::mt19937_64& rng) {
   const auto traits = quant::type_traits(static_cast<uint32_t>(type));
   const size_t row_bytes = *quant::row_bytes(*traits, n_cols);
-  std::vector<uint8_t> w(row_bytes * n_rows);
-  std::vector<float> wd(static_cast<size_t>(n_cols * n_rows));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto src = normal(rng, n_cols);
-    quant::quantize_row(type, src.data(), w.data() + r * row_bytes, n_cols);
-    quant::dequantize_row(type, w.data() + r * row_bytes, wd.data() + r * n_cols, n_cols);
-  }
+  const HostMatrix host = random_matrix(type, n_cols, n_rows, rng);
+  const std::vector<uint8_t>& w = host.bytes;
+  const std::vector<float>& wd = host.values;
   const auto x = normal(rng, static_cast<size_t>(n_cols) * n_tokens);
   const auto bias = normal(rng, n_rows);
   auto dw = upload(w, "weights");
@@ -99,13 +112,9 @@ Result<KernelCheck> check_matvec_int8(GgmlType type, int64_t n_cols, int64_t n_r
                                       std::mt19937_64& rng) {
   const auto traits = quant::type_traits(static_cast<uint32_t>(type));
   const size_t row_bytes = *quant::row_bytes(*traits, n_cols);
-  std::vector<uint8_t> w(row_bytes * n_rows);
-  std::vector<float> wd(static_cast<size_t>(n_cols * n_rows));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto src = normal(rng, n_cols);
-    quant::quantize_row(type, src.data(), w.data() + r * row_bytes, n_cols);
-    quant::dequantize_row(type, w.data() + r * row_bytes, wd.data() + r * n_cols, n_cols);
-  }
+  const HostMatrix host = random_matrix(type, n_cols, n_rows, rng);
+  const std::vector<uint8_t>& w = host.bytes;
+  const std::vector<float>& wd = host.values;
   auto x = normal(rng, static_cast<size_t>(n_cols) * n_tokens);
   for (int64_t k = 0; k < 32; ++k) x[k] = 0.0f;  // an all-zero block (scale 0)
   const auto bias = normal(rng, n_rows);
@@ -206,13 +215,9 @@ Result<KernelCheck> check_embed_gather(GgmlType type, std::mt19937_64& rng) {
   const int64_t cols = 256, rows = 10;
   const auto traits = quant::type_traits(static_cast<uint32_t>(type));
   const size_t row_bytes = *quant::row_bytes(*traits, cols);
-  std::vector<uint8_t> w(row_bytes * rows);
-  std::vector<float> wd(cols * rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    const auto src = normal(rng, cols);
-    quant::quantize_row(type, src.data(), w.data() + r * row_bytes, cols);
-    quant::dequantize_row(type, w.data() + r * row_bytes, wd.data() + r * cols, cols);
-  }
+  const HostMatrix host = random_matrix(type, cols, rows, rng);
+  const std::vector<uint8_t>& w = host.bytes;
+  const std::vector<float>& wd = host.values;
   const std::vector<int32_t> tokens = {3, 0, 9, 3, 7};
   const std::vector<int32_t> gather = {4, 1};
   auto dw = upload(w, "table");

@@ -12,10 +12,7 @@
 #include "cpu_features.h"
 #include "hearth/backend.h"
 #include "llama_model.h"
-
-struct hearth_error {
-  std::string message;
-};
+#include "plugin_entry_support.h"
 
 struct hearth_model {
   std::unique_ptr<hearth::cpu::LlamaModel> impl;
@@ -23,24 +20,9 @@ struct hearth_model {
 
 namespace {
 
-const hearth_host_api* g_host = nullptr;
+using hearth::plugin_entry::make_error;
 
-hearth_error* make_error(std::string message) {
-  try {
-    return new hearth_error{std::move(message)};
-  } catch (...) {
-    // Out of memory while reporting: a static error the host must not free
-    // would break the contract, so fall back to the smallest allocation possible.
-    return new (std::nothrow) hearth_error{};
-  }
-}
-
-void log_info(const std::string& message) {
-  if (g_host && g_host->log) g_host->log(g_host->log_user, HEARTH_LOG_INFO, message.c_str());
-}
-
-const char* cpu_error_message(const hearth_error* e) { return e ? e->message.c_str() : ""; }
-void cpu_error_free(hearth_error* e) { delete e; }
+void log_info(const std::string& message) { hearth::plugin_entry::log(HEARTH_LOG_INFO, message); }
 
 hearth_error* cpu_probe(hearth_probe_result* out) {
   try {
@@ -141,8 +123,8 @@ const hearth_backend_api kApi = {
     HEARTH_BACKEND_ABI_MINOR,
     "cpu",
     HEARTH_PLUGIN_VERSION,
-    cpu_error_message,
-    cpu_error_free,
+    hearth::plugin_entry::error_message,
+    hearth::plugin_entry::error_free,
     cpu_probe,
     cpu_model_create,
     cpu_model_destroy,
@@ -156,14 +138,5 @@ const hearth_backend_api kApi = {
 
 extern "C" HEARTH_BACKEND_EXPORT int hearth_backend_init(const hearth_host_api* host, const hearth_backend_api** out,
                                                          char* error_buf, size_t error_buf_size) {
-  auto fail = [&](const char* msg) {
-    if (error_buf && error_buf_size) std::snprintf(error_buf, error_buf_size, "%s", msg);
-    return 1;
-  };
-  if (!out) return fail("null output pointer");
-  if (!host || host->struct_size < sizeof(hearth_host_api)) return fail("host API struct missing or too small");
-  if (host->abi_major != HEARTH_BACKEND_ABI_MAJOR) return fail("host ABI major version differs from the plugin's");
-  g_host = host;
-  *out = &kApi;
-  return 0;
+  return hearth::plugin_entry::init(host, &kApi, out, error_buf, error_buf_size);
 }
