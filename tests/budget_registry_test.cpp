@@ -446,14 +446,19 @@ class BudgetConfig : public ::testing::Test {
 };
 
 TEST_F(BudgetConfig, SizesAndDeviceKeysParse) {
-  auto c = parse("[budget]\ncpu = \"12GiB\"\ncuda.0 = \"70GiB\"\ncuda.1 = 1048576\nidle_unload_seconds = 300\n"
+  auto c = parse("[budget]\ncpu = \"12GiB\"\ncuda.0 = \"70GiB\"\ncuda.1 = 1048576\nhip.0 = \"60GiB\"\nidle_unload_seconds = 300\n"
                  "[[models]]\nname = \"m\"\npath = \"/x.gguf\"\npinned = true\n"
                  "[[models]]\nname = \"n\"\npath = \"/y.gguf\"\nload = \"on-demand\"\nidle_unload_seconds = 5\n");
   ASSERT_TRUE(c) << c.message();
   EXPECT_EQ(c->memory_budgets.at("cpu"), 12ull << 30);
   EXPECT_EQ(c->memory_budgets.at("cuda.0"), 70ull << 30);
   EXPECT_EQ(c->memory_budgets.at("cuda.1"), 1048576u);
+  EXPECT_EQ(c->memory_budgets.at("hip.0"), 60ull << 30);
   EXPECT_EQ(c->idle_unload_seconds, 300u);
+  // The budget a backend's models count against (the GPU plugins run models on GPU 0).
+  EXPECT_EQ(budget_key("cpu"), "cpu");
+  EXPECT_EQ(budget_key("cuda"), "cuda.0");
+  EXPECT_EQ(budget_key("hip"), "hip.0");
   EXPECT_TRUE(c->models[0].pinned);
   EXPECT_FALSE(c->models[0].on_demand);
   EXPECT_TRUE(c->models[1].on_demand);
@@ -474,6 +479,7 @@ TEST_F(BudgetConfig, BadBudgetsAreRefusedNamingKeyAndValue) {
       {"[budget]\ngpu = \"1GiB\"\n", "budget.gpu: unknown key"},
       {"[budget]\ncuda.x = \"1GiB\"\n", "GPU index"},
       {"[budget]\ncuda = \"1GiB\"\n", "budget.cuda: unknown key"},
+      {"[budget]\nhip.gpu0 = \"1GiB\"\n", "budget.hip.gpu0: the device must be a GPU index (hip.0"},
       {"[budget]\nidle_unload_seconds = -1\n", "idle_unload_seconds"},
       {"budget = 5\n", "budget: must be a table"},
       {"[[models]]\nname = \"m\"\npath = \"/x\"\nload = \"sometimes\"\n", "models[0].load: must be \"start\" or \"on-demand\""},

@@ -28,6 +28,11 @@ uint64_t measured_model_memory(const engine::LoadedModel& model, const hearth_mo
   return host + stats.weight_bytes + stats.kv_bytes + stats.scratch_bytes;
 }
 
+std::string budget_key(const std::string& backend) {
+  if (backend == "cuda" || backend == "hip") return backend + ".0";
+  return backend;
+}
+
 std::string format_bytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

@@ -29,6 +29,11 @@ Result<MemoryEstimate> estimate_model_memory(const std::filesystem::path& path, 
 // KV cache and scratch as `stats` (taken at load) report them.
 uint64_t measured_model_memory(const engine::LoadedModel& model, const hearth_model_stats& stats);
 
+// The [budget] entry a backend's models count against: "cpu" for the CPU
+// backend; "<gpu>.0" for a GPU backend (cuda, hip), whose plugins run models
+// on GPU 0; the backend's own name otherwise.
+std::string budget_key(const std::string& backend);
+
 // 1536 → "1.5 KiB"; for messages.
 std::string format_bytes(uint64_t bytes);
 

@@ -43,7 +43,7 @@ Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, 
     // An on-demand load that another request finished meanwhile.
     if (only_if_absent && models_.count(e.name)) return Status::ok();
     if (stopping_) return Status::error("model '" + e.name + "': hearthd is shutting down");
-    if (auto b = budgets_.find(e.backend); b != budgets_.end()) budget = b->second;
+    if (auto b = budgets_.find(budget_key(e.backend)); b != budgets_.end()) budget = b->second;
     if (adapters_.count(e.name)) return Status::error("model '" + e.name + "': a LoRA adapter is served under that name");
     for (const auto& [name, a] : adapters_) {
       if (a.entry.model == e.name) adapter_entries.push_back(a.entry);
@@ -76,7 +76,7 @@ Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, 
       return Status::error("model '" + e.name + "' needs about " + format_bytes(estimate) + " (file " +
                            format_bytes(est->file_bytes) + ", KV cache " + format_bytes(est->kv_bytes) + " for context " +
                            std::to_string(o.n_ctx) + " x " + std::to_string(o.n_parallel) + " sequences) but the whole " +
-                           e.backend + " memory budget is " + format_bytes(budget) +
+                           budget_key(e.backend) + " memory budget is " + format_bytes(budget) +
                            ": it can never fit (nothing was evicted for it)");
     }
     HEARTH_RETURN_IF_ERROR(make_room(e.name, e.backend, estimate, e.name, room_deadline));
@@ -121,7 +121,7 @@ Status ServedModels::load_impl(const ModelEntry& e, const ServerConfig& config, 
   const uint64_t measured = memory ? measured_model_memory(*shared, *memory) : std::max(estimate, shared->file().file_size());
   if (budget && measured > budget) {
     return Status::error("model '" + e.name + "' holds " + format_bytes(measured) + " once loaded (the backend's own " +
-                         "copies and scratch included), more than the whole " + e.backend + " memory budget of " +
+                         "copies and scratch included), more than the whole " + budget_key(e.backend) + " memory budget of " +
                          format_bytes(budget) + ": it can never fit");
   }
   if (budget && measured > estimate) {
@@ -216,14 +216,14 @@ bool ServedModels::has_adapters_locked(const std::string& model) const {
   return false;
 }
 
-uint64_t ServedModels::used_bytes_locked(const std::string& backend) const {
+uint64_t ServedModels::used_bytes_locked(const std::string& key) const {
   uint64_t used = 0;
-  for (const auto& [name, m] : models_) used += m.entry.backend == backend ? m.memory_bytes : 0;
-  for (const auto& m : retiring_) used += m.entry.backend == backend ? m.memory_bytes : 0;
+  for (const auto& [name, m] : models_) used += budget_key(m.entry.backend) == key ? m.memory_bytes : 0;
+  for (const auto& m : retiring_) used += budget_key(m.entry.backend) == key ? m.memory_bytes : 0;
   // Adapters live in their base model's backend (the file's tensor bytes).
   for (const auto& [name, a] : adapters_) {
     auto base = models_.find(a.entry.model);
-    if (base != models_.end() && base->second.entry.backend == backend) used += a.served->adapter->info().bytes;
+    if (base != models_.end() && budget_key(base->second.entry.backend) == key) used += a.served->adapter->info().bytes;
   }
   return used;
 }
@@ -234,14 +234,15 @@ Status ServedModels::make_room(const std::string& model, const std::string& back
     Instance victim;  // freed at the end of the iteration, outside mu_
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto b = budgets_.find(backend);
+      const std::string key = budget_key(backend);
+      auto b = budgets_.find(key);
       if (b == budgets_.end()) return Status::ok();
-      const uint64_t used = used_bytes_locked(backend);
+      const uint64_t used = used_bytes_locked(key);
       if (used + need <= b->second) return Status::ok();
       auto best = models_.end();
       std::string pinned, busy;
       for (auto it = models_.begin(); it != models_.end(); ++it) {
-        if (it->second.entry.backend != backend || it->first == keep) continue;
+        if (budget_key(it->second.entry.backend) != key || it->first == keep) continue;
         // A model serving adapters stays too: evicting it would drop them.
         if (it->second.entry.pinned || has_adapters_locked(it->first)) {
           pinned += (pinned.empty() ? "" : ", ") + it->first;
@@ -430,7 +431,7 @@ MemoryReport ServedModels::memory_report() const {
   MemoryReport r;
   std::set<std::string> backends;
   for (const auto& [name, bytes] : budgets_) backends.insert(name);
-  for (const auto& [name, m] : models_) backends.insert(m.entry.backend);
+  for (const auto& [name, m] : models_) backends.insert(budget_key(m.entry.backend));
   for (const auto& name : backends) {
     auto b = budgets_.find(name);
     r.backends.push_back({name, b == budgets_.end() ? 0 : b->second, used_bytes_locked(name)});

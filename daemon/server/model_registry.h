@@ -157,7 +157,7 @@ class ServedModels : public api::ModelRegistry {
   // `need` more bytes fit its budget, waiting for busy ones until `deadline`.
   Status make_room(const std::string& model, const std::string& backend, uint64_t need, const std::string& keep,
                    std::chrono::steady_clock::time_point deadline);
-  uint64_t used_bytes_locked(const std::string& backend) const;  // mu_ held
+  uint64_t used_bytes_locked(const std::string& key) const;  // a budget_key(); mu_ held
   bool idle_locked(const Instance& i) const;                     // mu_ held
   bool has_adapters_locked(const std::string& model) const;      // mu_ held
   // Takes `name` out of models_ with its adapters; mu_ held.

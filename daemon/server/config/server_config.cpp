@@ -151,7 +151,7 @@ Status read_admin(const toml::table& t, const std::string& file, ServerConfig* c
   return Status::ok();
 }
 
-// [budget]: cpu = "12GiB", cuda.0 = "70GiB" (a table cuda with keys "0", ...),
+// [budget]: cpu = "12GiB", cuda.0 = "70GiB", hip.0 = ... (tables cuda/hip with keys "0", ...),
 // idle_unload_seconds = N.
 Status read_budget(const toml::table& t, const std::string& file, ServerConfig* c) {
   auto size_of = [&](const std::string& key, const toml::node& n) -> Result<uint64_t> {
@@ -179,18 +179,21 @@ Status read_budget(const toml::table& t, const std::string& file, ServerConfig* 
       auto bytes = size_of(key, v);
       if (!bytes) return bytes.status();
       c->memory_budgets["cpu"] = *bytes;
-    } else if (key == "cuda" && v.is_table()) {
+    } else if ((key == "cuda" || key == "hip") && v.is_table()) {
       for (const auto& [dk, dv] : *v.as_table()) {
         const std::string device(dk.str());
         const bool numeric = !device.empty() && device.size() <= 3 &&
                              device.find_first_not_of("0123456789") == std::string::npos;
-        if (!numeric) return Status::error(file + ": budget.cuda." + device + ": the device must be a GPU index (cuda.0, cuda.1, ...)");
-        auto bytes = size_of("cuda." + device, dv);
+        if (!numeric) {
+          return Status::error(file + ": budget." + std::string(key) + "." + device + ": the device must be a GPU index (" +
+                               std::string(key) + ".0, " + std::string(key) + ".1, ...)");
+        }
+        auto bytes = size_of(std::string(key) + "." + device, dv);
         if (!bytes) return bytes.status();
-        c->memory_budgets["cuda." + std::to_string(std::stoi(device))] = *bytes;
+        c->memory_budgets[std::string(key) + "." + std::to_string(std::stoi(device))] = *bytes;
       }
     } else {
-      return Status::error(file + ": budget." + key + ": unknown key (budgets: cpu = \"12GiB\", cuda.0 = \"70GiB\"; idle_unload_seconds)");
+      return Status::error(file + ": budget." + std::string(key) + ": unknown key (budgets: cpu = \"12GiB\", cuda.0 = \"70GiB\", hip.0 = \"60GiB\"; idle_unload_seconds)");
     }
   }
   return Status::ok();
