@@ -97,6 +97,17 @@ TEST_F(BudgetDaemon, ThreeModelsOnABudgetForTwoServeConcurrentStreams) {
   const uint64_t budget = one * 5 / 2;
   ASSERT_NO_FATAL_FAILURE(d_.start(config(budget)));
 
+  // Clients discover the on-demand models before anything loaded them.
+  const auto listing = d_.http("GET", "/v1/models", "", d_.api_key());
+  ASSERT_EQ(listing.status, 200) << listing.body;
+  for (const char* name : {"pinned-a", "demand-b", "demand-c", "huge"}) {
+    EXPECT_TRUE(contains(listing.body, std::string("\"id\":\"") + name + "\"")) << name << ": " << listing.body;
+  }
+  const auto one_model = d_.http("GET", "/v1/models/demand-b", "", d_.api_key());
+  EXPECT_EQ(one_model.status, 200) << one_model.body;
+  EXPECT_TRUE(contains(one_model.body, "\"created\":0")) << "not loaded yet: " << one_model.body;
+  EXPECT_EQ(d_.http("GET", "/v1/models/no-such-model", "", d_.api_key()).status, 404);
+
   constexpr int kRounds = 3, kPerModel = 2;
   std::mutex mu;
   std::vector<std::string> failures;

@@ -465,6 +465,15 @@ std::vector<std::shared_ptr<api::ServedModel>> ServedModels::list() const {
   return out;
 }
 
+std::vector<std::string> ServedModels::loadable_names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& e : config_.models) {
+    if (!models_.count(e.name) && !adapters_.count(e.name)) out.push_back(e.name);
+  }
+  return out;
+}
+
 Result<ServedModels::ServedAdapter> ServedModels::make_adapter(const AdapterEntry& e, engine::LoadedModel& model,
                                                                const std::shared_ptr<api::ServedModel>& base) {
   auto adapter = model.load_adapter(e.name, e.path, e.scale);

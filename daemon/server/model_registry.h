@@ -120,6 +120,7 @@ class ServedModels : public api::ModelRegistry {
   std::string memory_metrics() const override;
   MemoryReport memory_report() const;
   std::vector<std::shared_ptr<api::ServedModel>> list() const override;
+  std::vector<std::string> loadable_names() const override;
 
   // Serving instances (by name), then retiring ones.
   std::vector<ModelInstanceInfo> describe() const;

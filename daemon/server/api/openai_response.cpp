@@ -193,11 +193,21 @@ object model_json(const ServedModel& model) {
   return o;
 }
 
-object model_list_json(const std::vector<std::shared_ptr<ServedModel>>& models) {
+object loadable_model_json(const std::string& name) {
+  object o;
+  o["id"] = name;
+  o["object"] = "model";
+  o["created"] = 0;
+  o["owned_by"] = ServedModel{}.owned_by;
+  return o;
+}
+
+object model_list_json(const std::vector<std::shared_ptr<ServedModel>>& models, const std::vector<std::string>& loadable) {
   array data;
   for (const auto& m : models) {
     if (m) data.push_back(model_json(*m));
   }
+  for (const auto& name : loadable) data.push_back(loadable_model_json(name));
   object o;
   o["object"] = "list";
   o["data"] = std::move(data);

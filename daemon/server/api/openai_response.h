@@ -90,9 +90,13 @@ boost::json::value chat_logprobs_json(const std::vector<TokenLogprob>& logprobs)
 boost::json::value text_logprobs_json(const std::vector<TokenLogprob>& logprobs, int64_t text_offset);
 boost::json::object usage_json(const Usage& usage);
 
-// GET /v1/models and GET /v1/models/{id}.
+// GET /v1/models and GET /v1/models/{id}. A model configured but not loaded
+// now (`loadable`) is listed with "created" 0: it is not served yet, and a
+// request naming it loads it.
 boost::json::object model_json(const ServedModel& model);
-boost::json::object model_list_json(const std::vector<std::shared_ptr<ServedModel>>& models);
+boost::json::object loadable_model_json(const std::string& name);
+boost::json::object model_list_json(const std::vector<std::shared_ptr<ServedModel>>& models,
+                                    const std::vector<std::string>& loadable = {});
 
 // "data: <json>\n\n".
 std::string sse_event(const boost::json::value& json);

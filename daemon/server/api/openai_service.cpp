@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -294,14 +295,17 @@ void OpenAiService::embeddings(const HttpRequest& request, std::shared_ptr<Respo
 }
 
 void OpenAiService::models(const HttpRequest& /*request*/, std::shared_ptr<ResponseStream> out) {
-  out->send(200, "application/json", boost::json::serialize(model_list_json(models_.list())));
+  out->send(200, "application/json", boost::json::serialize(model_list_json(models_.list(), models_.loadable_names())));
 }
 
 void OpenAiService::model(const std::string& id, const HttpRequest& /*request*/,
                           std::shared_ptr<ResponseStream> out) {
-  const auto served = models_.find(id);
-  if (!served) return send_error(*out, unknown_model(id));
-  out->send(200, "application/json", boost::json::serialize(model_json(*served)));
+  if (const auto served = models_.find(id)) {
+    return out->send(200, "application/json", boost::json::serialize(model_json(*served)));
+  }
+  const auto loadable = models_.loadable_names();
+  if (std::find(loadable.begin(), loadable.end(), id) == loadable.end()) return send_error(*out, unknown_model(id));
+  out->send(200, "application/json", boost::json::serialize(loadable_model_json(id)));
 }
 
 }  // namespace hearth::server::api

@@ -58,6 +58,9 @@ class ModelRegistry {
   virtual std::string memory_metrics() const { return {}; }
   // Every served model, in the order /v1/models lists them.
   virtual std::vector<std::shared_ptr<ServedModel>> list() const = 0;
+  // Models configured but not loaded now (on demand, or evicted): /v1/models
+  // lists them too, since a request naming one loads it.
+  virtual std::vector<std::string> loadable_names() const { return {}; }
 };
 
 }  // namespace hearth::server::api
