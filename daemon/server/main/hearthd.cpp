@@ -45,6 +45,7 @@ void print_usage(FILE* out) {
 
 int fail(const std::string& message) {
   log::error("hearthd: " + message);
+  log::flush();
   sd_notifyf(0, "STATUS=failed: %s", message.c_str());
   return 1;
 }
@@ -112,6 +113,9 @@ Status resolve_store_models(const store::ModelStore& store, ServerConfig& c, std
 }
 
 int run(int argc, char** argv) {
+  // Request and scheduler threads log; none of them may wait on a stderr
+  // that is not being drained.
+  log::start_async_writer();
   std::vector<std::string> args(argv + 1, argv + argc);
   std::filesystem::path config_path;
   bool explicit_config = false, check_only = false;
