@@ -45,6 +45,14 @@ HEARTH_AVX512 inline __m512 exp_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// Decode (one token) streams each packed block once from memory: prefetch
+// the block kAhead bytes further on, so misses stay in flight across the page
+// boundaries where the hardware prefetcher stops.
+constexpr size_t kAhead = 2048;
+HEARTH_AVX512 inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kAhead + o), _MM_HINT_T0);
+}
+
 template <int T, bool kQ4>
 HEARTH_AVX512 void packed_tile(const PackedMatrix& w, int64_t g, const uint8_t* act, size_t act_stride, float* y,
                                int64_t ldy) {
@@ -68,6 +76,7 @@ HEARTH_AVX512 void packed_tile(const PackedMatrix& w, int64_t g, const uint8_t* 
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gs + b * kPackRows)));
     const uint8_t* bq = gq + b * w.qbytes;
+    if constexpr (T == 1) prefetch_ahead(bq, w.qbytes);
     __m512i wv[8];
     if constexpr (kQ4) {
       for (int i = 0; i < 4; ++i) {
@@ -141,6 +150,7 @@ HEARTH_AVX512 void q4k_tile(const PackedMatrix& w, int64_t g, const uint8_t* act
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < w.nb; ++b) {
     const uint8_t* chunk = w.quants(g) + b * kQ4KChunk;
+    if constexpr (T == 1) prefetch_ahead(chunk, kQ4KChunk);
     __m512i isum[T];
     for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
@@ -225,6 +235,7 @@ HEARTH_AVX512 void q6k_tile(const PackedMatrix& w, int64_t g, const uint8_t* act
   alignas(64) int32_t corr[T][16];
   for (int64_t b = 0; b < w.nb; ++b) {
     const uint8_t* chunk = w.quants(g) + b * kQ6KChunk;
+    if constexpr (T == 1) prefetch_ahead(chunk, kQ6KChunk);
     __m512i isum[T];
     for (int t = 0; t < T; ++t) {
       isum[t] = _mm512_setzero_si512();
@@ -308,6 +319,14 @@ HEARTH_AVX512 void float_tile(const uint8_t* w, size_t row_bytes, const float* a
   for (int64_t k = 0; k < n; k += 16) {
     const __mmask16 m = n - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - k)) - 1);
     __m512 wv[R];
+    if constexpr (T == 1) {
+      // Decode streams each row once from memory: ask for the line 1 KiB
+      // ahead in every row, so each row keeps misses in flight across the
+      // page boundaries where the hardware prefetcher stops.
+      if ((k & 31) == 0) {
+        for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + k + 512), _MM_HINT_T0);
+      }
+    }
     for (int r = 0; r < R; ++r) wv[r] = load16<kBf16>(wr[r] + k, m);
     for (int t = 0; t < T; ++t) {
       const __m512 av = _mm512_maskz_loadu_ps(m, a + t * lda + k);
