@@ -28,7 +28,8 @@ class GpuAllocation {
   GpuAllocation() = default;
   GpuAllocation(const GpuAllocation&) = delete;
   GpuAllocation& operator=(const GpuAllocation&) = delete;
-  GpuAllocation(GpuAllocation&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  GpuAllocation(GpuAllocation&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   GpuAllocation& operator=(GpuAllocation&& o) noexcept {
     if (this != &o) {
       reset();
@@ -61,7 +62,9 @@ class GpuAllocation {
   }
 
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   size_t bytes() const { return bytes_; }
 
  private:

@@ -72,12 +72,12 @@ void embed_rows(const DeviceMatrix& w, const int32_t* tokens, float* out, int n,
 void gather_rows(const float* x, const int32_t* rows, float* out, int count, int dim, hipStream_t stream);
 
 struct RopeParams {
-  int n_rot = 0;            // rotated dimensions per head (even)
+  int n_rot = 0;  // rotated dimensions per head (even)
   int head_dim = 0;
-  bool neox = false;        // rotate halves (x[i], x[i + n_rot/2]) instead of adjacent pairs
-  float theta_scale = 1.0f; // base^(-2/n_rot)
+  bool neox = false;         // rotate halves (x[i], x[i + n_rot/2]) instead of adjacent pairs
+  float theta_scale = 1.0f;  // base^(-2/n_rot)
   float freq_scale = 1.0f;
-  float attn_factor = 1.0f; // multiplies cos and sin
+  float attn_factor = 1.0f;             // multiplies cos and sin
   const float* freq_factors = nullptr;  // [n_rot/2] divisors (Llama 3's rope_freqs) or null
 };
 
@@ -88,9 +88,9 @@ void rope(float* x, const int32_t* positions, int n, int n_heads, const RopePara
 // with block = block_tables[table_offset[seq] + pos / block_tokens].
 struct KvLayout {
   int block_tokens = 0;
-  const int32_t* block_tables = nullptr;  // the batch's block tables, concatenated
-  const int32_t* table_offsets = nullptr; // [n_entries]: where entry i's sequence's table starts
-  const int32_t* positions = nullptr;     // [n_entries]
+  const int32_t* block_tables = nullptr;   // the batch's block tables, concatenated
+  const int32_t* table_offsets = nullptr;  // [n_entries]: where entry i's sequence's table starts
+  const int32_t* positions = nullptr;      // [n_entries]
 };
 
 // Writes k and v [n, kv_dim] (f32) into slots of the f16 caches [slots, kv_dim].
@@ -99,8 +99,8 @@ void kv_store(const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cac
 
 // out [n, n_head, head_dim] = softmax(q·Kᵀ * scale) V over positions 0..pos
 // of each entry's sequence, heads grouped onto n_head_kv KV heads (GQA).
-void attention(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const KvLayout& kv, float* out,
-               int n, int n_head, int n_head_kv, int head_dim, float scale, hipStream_t stream);
+void attention(const float* q, const uint16_t* k_cache, const uint16_t* v_cache, const KvLayout& kv, float* out, int n,
+               int n_head, int n_head_kv, int head_dim, float scale, hipStream_t stream);
 
 // The most head_dim attention() supports.
 constexpr int kMaxHeadDim = 256;

@@ -1,5 +1,3 @@
-#include "gpu_model.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -8,6 +6,7 @@
 #include <utility>
 
 #include "arch_recipe.h"
+#include "gpu_model.h"
 
 namespace hearth::gpu {
 namespace {
@@ -42,8 +41,9 @@ Result<std::unique_ptr<GpuModel>> GpuModel::create(const hearth_model_desc& d, c
   const std::string arch = d.architecture ? d.architecture : "";
   const cpu::ArchRecipe* recipe = cpu::find_recipe(arch);
   if (!recipe || !runs_recipe(*recipe)) {
-    return Status::error("architecture '" + arch + "' is not supported by the " HEARTH_GPU_VENDOR
-                         " backend (supported: " + runnable_recipes() + "); run it on backend \"cpu\"");
+    return Status::error("architecture '" + arch +
+                         "' is not supported by the " HEARTH_GPU_VENDOR " backend (supported: " + runnable_recipes() +
+                         "); run it on backend \"cpu\"");
   }
   const bool v11 = d.struct_size >= offsetof(hearth_model_desc, clamp_kqv) + sizeof(d.clamp_kqv);
   const uint32_t head_dim = head_dim_of(d);
@@ -54,11 +54,13 @@ Result<std::unique_ptr<GpuModel>> GpuModel::create(const hearth_model_desc& d, c
                          std::to_string(head_dim) + ", rot " + std::to_string(d.n_rot) + ")");
   }
   if (head_dim > static_cast<uint32_t>(kMaxHeadDim)) {
-    return Status::error("head size " + std::to_string(head_dim) + " exceeds the " HEARTH_GPU_VENDOR
-                         " backend's attention limit of " + std::to_string(kMaxHeadDim));
+    return Status::error("head size " + std::to_string(head_dim) +
+                         " exceeds the " HEARTH_GPU_VENDOR " backend's attention limit of " +
+                         std::to_string(kMaxHeadDim));
   }
   if (v11 && (d.n_swa != 0 || d.clamp_kqv > 0.0f || d.alibi_max_bias > 0.0f)) {
-    return Status::error("architecture '" + arch + "': sliding-window attention, QKV clamping and ALiBi are not "
+    return Status::error("architecture '" + arch +
+                         "': sliding-window attention, QKV clamping and ALiBi are not "
                          "supported by the " HEARTH_GPU_VENDOR " backend; run it on backend \"cpu\"");
   }
   if (d.rope_type != HEARTH_ROPE_NORMAL && d.rope_type != HEARTH_ROPE_NEOX) {
@@ -120,7 +122,7 @@ Result<std::unique_ptr<GpuModel>> GpuModel::create(const hearth_model_desc& d, c
       d.tensors_released) {
     for (size_t i : m->weights_.uploaded()) d.tensors_released[i] = 1;
   }
-  return std::move(m);  // C++17 (hipcc) does not move into the Result implicitly
+  return Result<std::unique_ptr<GpuModel>>(std::move(m));  // C++17 (hipcc) does not move implicitly here
 }
 
 Status GpuModel::allocate(const hearth_model_options& o) {
@@ -136,10 +138,14 @@ Status GpuModel::allocate(const hearth_model_options& o) {
     const char* what;
   };
   const Scratch scratch[] = {
-      {&x_, B * s.n_embd, "the residual stream"}, {&xn_, B * wide, "normed activations"},
-      {&q_, B * s.q_dim(), "queries"},           {&k_, B * s.kv_dim(), "keys"},
-      {&v_, B * s.kv_dim(), "values"},           {&attn_out_, B * wide, "attention output"},
-      {&gate_, B * s.n_ff, "the feed-forward gate"}, {&up_, B * s.n_ff, "the feed-forward up projection"},
+      {&x_, B * s.n_embd, "the residual stream"},
+      {&xn_, B * wide, "normed activations"},
+      {&q_, B * s.q_dim(), "queries"},
+      {&k_, B * s.kv_dim(), "keys"},
+      {&v_, B * s.kv_dim(), "values"},
+      {&attn_out_, B * wide, "attention output"},
+      {&gate_, B * s.n_ff, "the feed-forward gate"},
+      {&up_, B * s.n_ff, "the feed-forward up projection"},
       {&out_rows_norm_, static_cast<size_t>(kLogitRowsPerPass) * s.n_embd, "output rows"},
       {&logits_, static_cast<size_t>(kLogitRowsPerPass) * s.n_vocab, "logits"},
   };
@@ -157,9 +163,8 @@ Status GpuModel::allocate(const hearth_model_options& o) {
     int8_ = {int8_q_.as<int8_t>(), int8_d_.as<float>(), int8_s_.as<float>(), static_cast<int64_t>(elems)};
     scratch_bytes_ += int8_q_.bytes() + int8_d_.bytes() + int8_s_.bytes();
   }
-  HEARTH_RETURN_IF_ERROR(
-      logits_host_.allocate(static_cast<size_t>(kLogitRowsPerPass) * std::max(s.n_vocab, s.n_embd) * sizeof(float),
-                            "logits staging"));
+  HEARTH_RETURN_IF_ERROR(logits_host_.allocate(
+      static_cast<size_t>(kLogitRowsPerPass) * std::max(s.n_vocab, s.n_embd) * sizeof(float), "logits staging"));
   HEARTH_RETURN_IF_ERROR(gpu_status(hipStreamCreateWithFlags(&stream_, hipStreamNonBlocking), "creating a stream"));
   kv_.block_tokens = block_tokens_;
   return Status::ok();
@@ -287,9 +292,9 @@ Status GpuModel::stage_batch(const hearth_batch& b) {
   for (uint32_t seq = 0; seq < b.n_seqs; ++seq) {
     if (offset[seq] >= 0) std::memcpy(tables + offset[seq], b.block_tables[seq], needed[seq] * sizeof(int32_t));
   }
-  return gpu_status(hipMemcpyAsync(meta_.as<int32_t>(), h, (5 * B + n_table) * sizeof(int32_t), hipMemcpyHostToDevice,
-                                   stream_),
-                    "copying the batch to the device");
+  return gpu_status(
+      hipMemcpyAsync(meta_.as<int32_t>(), h, (5 * B + n_table) * sizeof(int32_t), hipMemcpyHostToDevice, stream_),
+      "copying the batch to the device");
 }
 
 void GpuModel::enqueue_layer(int l, int n) {
@@ -308,23 +313,23 @@ void GpuModel::enqueue_layer(int l, int n) {
   uint16_t* vc = v_cache_.as<uint16_t>() + layer_offset;
 
   // Attention block.
-  rms_norm(x, w.attn_norm, xn, n, s.n_embd, eps_, stream_);           // xn: [n, n_embd]
-  matmul(w.wq, xn, q, n, w.bq, stream_, &int8_);                        // q: [n, q_dim]
-  matmul(w.wk, xn, k, n, w.bk, stream_, &int8_);                        // k: [n, kv_dim]
-  matmul(w.wv, xn, v, n, w.bv, stream_, &int8_);                        // v: [n, kv_dim]
+  rms_norm(x, w.attn_norm, xn, n, s.n_embd, eps_, stream_);  // xn: [n, n_embd]
+  matmul(w.wq, xn, q, n, w.bq, stream_, &int8_);             // q: [n, q_dim]
+  matmul(w.wk, xn, k, n, w.bk, stream_, &int8_);             // k: [n, kv_dim]
+  matmul(w.wv, xn, v, n, w.bv, stream_, &int8_);             // v: [n, kv_dim]
   rope(q, d_positions_, n, s.n_head, rope_, stream_);
   rope(k, d_positions_, n, s.n_head_kv, rope_, stream_);
   kv_store(k, v, kc, vc, kv_, n, s.kv_dim(), stream_);
   attention(q, kc, vc, kv_, attn, n, s.n_head, s.n_head_kv, s.head_dim, attn_scale_, stream_);  // attn: [n, q_dim]
-  matmul(w.wo, attn, xn, n, nullptr, stream_, &int8_);                  // xn: [n, n_embd]
+  matmul(w.wo, attn, xn, n, nullptr, stream_, &int8_);                                          // xn: [n, n_embd]
   add_in_place(x, xn, static_cast<int64_t>(n) * s.n_embd, stream_);
 
   // Feed-forward block.
   rms_norm(x, w.ffn_norm, xn, n, s.n_embd, eps_, stream_);
-  matmul(w.w_gate, xn, gate, n, nullptr, stream_, &int8_);              // gate: [n, n_ff]
-  matmul(w.w_up, xn, up, n, nullptr, stream_, &int8_);                  // up: [n, n_ff]
+  matmul(w.w_gate, xn, gate, n, nullptr, stream_, &int8_);  // gate: [n, n_ff]
+  matmul(w.w_up, xn, up, n, nullptr, stream_, &int8_);      // up: [n, n_ff]
   swiglu(gate, up, gate, static_cast<int64_t>(n) * s.n_ff, stream_);
-  matmul(w.w_down, gate, xn, n, nullptr, stream_, &int8_);              // xn: [n, n_embd]
+  matmul(w.w_down, gate, xn, n, nullptr, stream_, &int8_);  // xn: [n, n_embd]
   add_in_place(x, xn, static_cast<int64_t>(n) * s.n_embd, stream_);
 }
 
@@ -332,7 +337,7 @@ void GpuModel::enqueue_logits(int first, int count) {
   float* rows = out_rows_norm_.as<float>();
   gather_rows(x_.as<float>(), d_logit_rows_ + first, rows, count, shape_.n_embd, stream_);
   rms_norm(rows, weights_.output_norm, rows, count, shape_.n_embd, eps_, stream_);
-  matmul(weights_.output, rows, logits_.as<float>(), count, nullptr, stream_, &int8_); // logits: [count, n_vocab]
+  matmul(weights_.output, rows, logits_.as<float>(), count, nullptr, stream_, &int8_);  // logits: [count, n_vocab]
 }
 
 void GpuModel::enqueue_forward(int n, int n_logits) {
@@ -405,9 +410,9 @@ Status GpuModel::forward(const hearth_batch& b) {
     const int count = std::min(kLogitRowsPerPass, n_embeddings - first);
     gather_rows(x_.as<float>(), d_embedding_rows_ + first, rows, count, shape_.n_embd, stream_);
     rms_norm(rows, weights_.output_norm, rows, count, shape_.n_embd, eps_, stream_);
-    HEARTH_RETURN_IF_ERROR(gpu_status(
-        hipMemcpyAsync(staging, rows, count * E * sizeof(float), hipMemcpyDeviceToHost, stream_),
-        "copying hidden states to the host"));
+    HEARTH_RETURN_IF_ERROR(
+        gpu_status(hipMemcpyAsync(staging, rows, count * E * sizeof(float), hipMemcpyDeviceToHost, stream_),
+                   "copying hidden states to the host"));
     HEARTH_RETURN_IF_ERROR(gpu_status(hipStreamSynchronize(stream_), "running the forward pass"));
     std::memcpy(b.embeddings + static_cast<size_t>(first) * E, staging, count * E * sizeof(float));
   }

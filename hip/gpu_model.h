@@ -70,7 +70,7 @@ class GpuModel {
   // Scratch, [max_batch, ...]: x residual stream, xn normed input / projection
   // output, q/k/v, attention output, gate/up.
   DeviceBuffer x_, xn_, q_, k_, v_, attn_out_, gate_, up_;
-  DeviceBuffer out_rows_norm_, logits_;  // [kLogitRowsPerPass, n_embd], [kLogitRowsPerPass, n_vocab]
+  DeviceBuffer out_rows_norm_, logits_;    // [kLogitRowsPerPass, n_embd], [kLogitRowsPerPass, n_vocab]
   DeviceBuffer int8_q_, int8_d_, int8_s_;  // quantized activations of a decode product
   QuantizedActivations int8_;              // views of them (q null: the integer path is off)
   // Batch metadata: tokens, positions, table offsets, logit rows, embedding rows [max_batch] each,

@@ -1,17 +1,27 @@
 // The vendor shim: Hearth's GPU code is written once with HIP's names
 // (hipMalloc, hipStream_t, ...). Under nvcc (__CUDACC__ without HIP) this
 // header maps each name used to its CUDA twin; under hipcc it includes HIP's
-// own runtime. Only the names the project uses are mapped: a new call needs a
-// line here, which keeps the portable surface visible in one place.
+// own runtime; with HEARTH_GPU_EMULATION (tests only) a CPU emulation of both.
+// Only the names the project uses are mapped: a new call needs a line here,
+// which keeps the portable surface visible in one place.
+//
+// Kernels are launched with hearth::gpu::launch(kernel, grid, block, stream,
+// args...), so the emulation can stand in for <<<...>>>.
 #pragma once
 
-#if defined(__HIPCC__) || defined(__HIP_PLATFORM_AMD__)
+#if defined(HEARTH_GPU_EMULATION)
+// The CPU emulation the tests compile the same sources with (g++, no GPU).
+#include "gpu_emulation.h"
+#define HEARTH_GPU_VENDOR "gpuemu"
+#elif defined(__HIPCC__) || defined(__HIP_PLATFORM_AMD__)
+#include <hip/hip_fp16.h>
 #include <hip/hip_runtime.h>
 #define HEARTH_GPU_VENDOR "hip"
 // HIP's warps (wavefronts) are 64 lanes on CDNA (gfx90a) and 32 on RDNA
 // (gfx1030); kernels are written for 32-lane groups and use the width-limited
 // shuffles below, which both vendors support.
 #else
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define HEARTH_GPU_VENDOR "cuda"
 
@@ -63,4 +73,26 @@
 #define hipEventElapsedTime cudaEventElapsedTime
 #define hipEventDestroy cudaEventDestroy
 #define hipDeviceSynchronize cudaDeviceSynchronize
+#endif
+
+#if defined(HEARTH_GPU_EMULATION) || defined(__CUDACC__) || defined(__HIPCC__)
+#include <utility>
+
+namespace hearth::gpu {
+
+// Launches `kernel` over grid x block threads on `stream` (kernel<<<...>>>
+// for the vendors, the CPU emulation's launcher for the tests).
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, hipStream_t stream, Args&&... args) {
+#if defined(HEARTH_GPU_EMULATION)
+  (void)stream;
+  emulation::launcher(kernel, grid, block)(std::forward<Args>(args)...);
+#else
+  // clang-format off
+  kernel<<<grid, block, 0, stream>>>(std::forward<Args>(args)...);
+  // clang-format on
+#endif
+}
+
+}  // namespace hearth::gpu
 #endif

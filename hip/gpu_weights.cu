@@ -1,7 +1,6 @@
-#include "gpu_weights.h"
-
 #include <unordered_map>
 
+#include "gpu_weights.h"
 #include "quant_blocks.h"
 
 namespace hearth::gpu {
@@ -40,7 +39,8 @@ class Binder {
     const hearth_tensor& t = desc_.tensors[index];
     const FormatInfo f = format_info(t.type);
     if (f.block_elems == 0) {
-      return Status::error("tensor '" + name + "' has type " + type_name(t.type) + ", which the " HEARTH_GPU_VENDOR
+      return Status::error("tensor '" + name + "' has type " + type_name(t.type) +
+                           ", which the " HEARTH_GPU_VENDOR
                            " backend does not run (it runs f32, f16, bf16, q4_0, q8_0, q4_K, q5_K, q6_K)");
     }
     if (n_cols % f.block_elems != 0) {
@@ -62,7 +62,8 @@ class Binder {
     HEARTH_RETURN_IF_ERROR(find(name, n, 1, &index));
     const hearth_tensor& t = desc_.tensors[index];
     if (t.type != 0) return Status::error("tensor '" + name + "' must be f32, not " + type_name(t.type));
-    if (t.n_bytes != static_cast<uint64_t>(n) * 4) return Status::error("tensor '" + name + "' has an inconsistent byte size");
+    if (t.n_bytes != static_cast<uint64_t>(n) * 4)
+      return Status::error("tensor '" + name + "' has an inconsistent byte size");
     plan(index, nullptr, out);
     return Status::ok();
   }
@@ -163,8 +164,8 @@ Status GpuWeights::load(const hearth_model_desc& d, const ModelShape& s) {
     HEARTH_RETURN_IF_ERROR(b.matrix(p + "ffn_gate.weight", E, s.n_ff, &L.w_gate));
     HEARTH_RETURN_IF_ERROR(b.matrix(p + "ffn_up.weight", E, s.n_ff, &L.w_up));
     HEARTH_RETURN_IF_ERROR(b.matrix(p + "ffn_down.weight", s.n_ff, E, &L.w_down));
-    for (const char* unsupported : {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias",
-                                    "attn_norm.bias", "ffn_norm.bias"}) {
+    for (const char* unsupported :
+         {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias", "attn_norm.bias", "ffn_norm.bias"}) {
       if (b.has(p + unsupported)) {
         return Status::error("tensor '" + p + unsupported + "' is not supported by the " HEARTH_GPU_VENDOR " backend");
       }
@@ -180,8 +181,8 @@ Status GpuWeights::load(const hearth_model_desc& d, const ModelShape& s) {
     bool first = true;
     for (size_t u : uploaded_) first = first && u != p.index;
     if (first) {
-      HEARTH_RETURN_IF_ERROR(
-          gpu_status(hipMemcpy(dst, t.data, t.n_bytes, hipMemcpyHostToDevice), ("uploading tensor " + std::string(t.name)).c_str()));
+      HEARTH_RETURN_IF_ERROR(gpu_status(hipMemcpy(dst, t.data, t.n_bytes, hipMemcpyHostToDevice),
+                                        ("uploading tensor " + std::string(t.name)).c_str()));
       uploaded_.push_back(p.index);
     }
     if (p.matrix) p.matrix->data = dst;

@@ -19,10 +19,10 @@ namespace hearth::gpu {
 struct GpuLayer {
   const float* attn_norm = nullptr;  // [n_embd]
   DeviceMatrix wq, wk, wv, wo;
-  const float* bq = nullptr;         // optional biases (qwen2): [q_dim], [kv_dim], [kv_dim]
+  const float* bq = nullptr;  // optional biases (qwen2): [q_dim], [kv_dim], [kv_dim]
   const float* bk = nullptr;
   const float* bv = nullptr;
-  const float* ffn_norm = nullptr;   // [n_embd]
+  const float* ffn_norm = nullptr;  // [n_embd]
   DeviceMatrix w_gate, w_up, w_down;
 };
 

@@ -16,8 +16,8 @@ constexpr int kAttnThreads = 128;
 constexpr int kDimsPerThread = kMaxHeadDim / kAttnThreads;
 
 __global__ void attention_kernel(const float* __restrict__ q, const uint16_t* __restrict__ k_cache,
-                                 const uint16_t* __restrict__ v_cache, KvLayout kv, float* __restrict__ out,
-                                 int n_head, int n_head_kv, int head_dim, float scale) {
+                                 const uint16_t* __restrict__ v_cache, KvLayout kv, float* __restrict__ out, int n_head,
+                                 int n_head_kv, int head_dim, float scale) {
   __shared__ float qs[kMaxHeadDim];
   __shared__ float weights[kAttnThreads];
   __shared__ int64_t slots[kAttnThreads];
@@ -50,7 +50,7 @@ __global__ void attention_kernel(const float* __restrict__ q, const uint16_t* __
     const float new_max = fmaxf(running_max, tile_max);
     const float w = t <= pos ? expf(score - new_max) : 0.0f;
     weights[threadIdx.x] = w;
-    const float tile_sum = block_sum(w, scratch);  // also orders the weights/slots writes before the reads below
+    const float tile_sum = block_sum(w, scratch);       // also orders the weights/slots writes before the reads below
     const float rescale = expf(running_max - new_max);  // 0 on the first tile (running_max = -inf)
     denom = denom * rescale + tile_sum;
     running_max = new_max;
@@ -78,7 +78,8 @@ void attention(const float* q, const uint16_t* k_cache, const uint16_t* v_cache,
                int n_head, int n_head_kv, int head_dim, float scale, hipStream_t stream) {
   if (n <= 0) return;
   const dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>(n_head));
-  attention_kernel<<<grid, kAttnThreads, 0, stream>>>(q, k_cache, v_cache, kv, out, n_head, n_head_kv, head_dim, scale);
+  launch(attention_kernel, grid, kAttnThreads, stream, q, k_cache, v_cache, kv, out, n_head, n_head_kv, head_dim,
+         scale);
 }
 
 }  // namespace hearth::gpu

@@ -34,8 +34,7 @@ __global__ void matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes, i
       if (vector_loads) {
         const float4 a = reinterpret_cast<const float4*>(xt)[0];
         const float4 b = reinterpret_cast<const float4*>(xt)[1];
-        acc[t] += v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z +
-                  v[7] * b.w;
+        acc[t] += v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z + v[7] * b.w;
       } else {
         for (int i = 0; i < 8; ++i) {
           if (c * 8 + i < n_cols) acc[t] += v[i] * xt[i];
@@ -82,7 +81,8 @@ __global__ void matmul_tiled_kernel(const uint8_t* __restrict__ w, size_t row_by
     for (int i = 0; i < 8; ++i) ws[load_row][load_chunk * 8 + i] = v[i];
     for (int i = 0; i < 8; ++i) {
       const int64_t k = k0 + load_chunk * 8 + i;
-      xs[load_row][load_chunk * 8 + i] = (x_tok < n_tokens && k < n_cols) ? x[static_cast<int64_t>(x_tok) * n_cols + k] : 0.0f;
+      xs[load_row][load_chunk * 8 + i] =
+          (x_tok < n_tokens && k < n_cols) ? x[static_cast<int64_t>(x_tok) * n_cols + k] : 0.0f;
     }
     __syncthreads();
 #pragma unroll 8
@@ -114,8 +114,8 @@ __global__ void matmul_tiled_kernel(const uint8_t* __restrict__ w, size_t row_by
 template <uint32_t T, int NT>
 void launch_matvec(const DeviceMatrix& w, const float* x, float* y, const float* bias, hipStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((w.n_rows + kMatvecRowsPerBlock - 1) / kMatvecRowsPerBlock);
-  matvec_kernel<T, NT><<<blocks, kMatvecRowsPerBlock * kLanes, 0, stream>>>(w.data, w.row_bytes, w.n_cols, w.n_rows,
-                                                                           x, y, bias);
+  launch(matvec_kernel<T, NT>, blocks, kMatvecRowsPerBlock * kLanes, stream, w.data, w.row_bytes, w.n_cols, w.n_rows, x,
+         y, bias);
 }
 
 template <uint32_t T>
@@ -133,7 +133,7 @@ void matmul_of_format(const DeviceMatrix& w, const float* x, float* y, int n, co
   }
   const dim3 grid(static_cast<unsigned>((w.n_rows + kTileRows - 1) / kTileRows),
                   static_cast<unsigned>((n + kTileTokens - 1) / kTileTokens));
-  matmul_tiled_kernel<T><<<grid, kTileThreads, 0, stream>>>(w.data, w.row_bytes, w.n_cols, w.n_rows, x, n, y, bias);
+  launch(matmul_tiled_kernel<T>, grid, kTileThreads, stream, w.data, w.row_bytes, w.n_cols, w.n_rows, x, n, y, bias);
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ __global__ void quantize_kernel(const float* __restrict__ x, int64_t n_blocks, i
 template <uint32_t T, int NT>
 __global__ void matvec_int8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_cols, int64_t n_rows,
                                    const int8_t* __restrict__ xq, const float* __restrict__ xd,
-                                   const float* __restrict__ xs, float* __restrict__ y, const float* __restrict__ bias) {
+                                   const float* __restrict__ xs, float* __restrict__ y,
+                                   const float* __restrict__ bias) {
   const int lane = threadIdx.x % kLanes;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kLanes;
   if (row >= n_rows) return;
@@ -109,26 +110,27 @@ __global__ void matvec_int8_kernel(const uint8_t* __restrict__ w, size_t row_byt
   }
 }
 
-template <uint32_t T>
-void launch(const DeviceMatrix& w, const QuantizedActivations& x, float* y, int n, const float* bias,
-            hipStream_t stream) {
+template <uint32_t T, int NT>
+void launch_tokens(const DeviceMatrix& w, const QuantizedActivations& x, float* y, const float* bias,
+                   hipStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((w.n_rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  const unsigned threads = kRowsPerBlock * kLanes;
-#define HEARTH_INT8_CASE(nt)                                                                                       \
-  case nt:                                                                                                         \
-    return matvec_int8_kernel<T, nt><<<blocks, threads, 0, stream>>>(w.data, w.row_bytes, w.n_cols, w.n_rows, x.q, \
-                                                                     x.d, x.s, y, bias);
+  launch(matvec_int8_kernel<T, NT>, blocks, kRowsPerBlock * kLanes, stream, w.data, w.row_bytes, w.n_cols, w.n_rows,
+         x.q, x.d, x.s, y, bias);
+}
+
+template <uint32_t T>
+void launch_format(const DeviceMatrix& w, const QuantizedActivations& x, float* y, int n, const float* bias,
+                   hipStream_t stream) {
   switch (n) {
-    HEARTH_INT8_CASE(1)
-    HEARTH_INT8_CASE(2)
-    HEARTH_INT8_CASE(3)
-    HEARTH_INT8_CASE(4)
-    HEARTH_INT8_CASE(5)
-    HEARTH_INT8_CASE(6)
-    HEARTH_INT8_CASE(7)
-    HEARTH_INT8_CASE(8)
+    case 1: return launch_tokens<T, 1>(w, x, y, bias, stream);
+    case 2: return launch_tokens<T, 2>(w, x, y, bias, stream);
+    case 3: return launch_tokens<T, 3>(w, x, y, bias, stream);
+    case 4: return launch_tokens<T, 4>(w, x, y, bias, stream);
+    case 5: return launch_tokens<T, 5>(w, x, y, bias, stream);
+    case 6: return launch_tokens<T, 6>(w, x, y, bias, stream);
+    case 7: return launch_tokens<T, 7>(w, x, y, bias, stream);
+    case 8: return launch_tokens<T, 8>(w, x, y, bias, stream);
   }
-#undef HEARTH_INT8_CASE
 }
 
 }  // namespace
@@ -145,17 +147,17 @@ void quantize_activations(const float* x, int64_t n_cols, int n_tokens, const Qu
   const int64_t n_blocks = static_cast<int64_t>(n_tokens) * n_cols / 32;
   const int groups_per_block = 8;
   if (n_blocks > 0) {
-    quantize_kernel<<<static_cast<unsigned>((n_blocks + groups_per_block - 1) / groups_per_block),
-                      groups_per_block * kLanes, 0, stream>>>(x, n_blocks, out.q, out.d, out.s);
+    launch(quantize_kernel, static_cast<unsigned>((n_blocks + groups_per_block - 1) / groups_per_block),
+           groups_per_block * kLanes, stream, x, n_blocks, out.q, out.d, out.s);
   }
 }
 
 void matvec_int8(const DeviceMatrix& w, const QuantizedActivations& x, float* y, int n_tokens, const float* bias,
                  hipStream_t stream) {
   if (static_cast<WeightFormat>(w.type) == WeightFormat::kQ4_0) {
-    launch<static_cast<uint32_t>(WeightFormat::kQ4_0)>(w, x, y, n_tokens, bias, stream);
+    launch_format<static_cast<uint32_t>(WeightFormat::kQ4_0)>(w, x, y, n_tokens, bias, stream);
   } else {
-    launch<static_cast<uint32_t>(WeightFormat::kQ8_0)>(w, x, y, n_tokens, bias, stream);
+    launch_format<static_cast<uint32_t>(WeightFormat::kQ8_0)>(w, x, y, n_tokens, bias, stream);
   }
 }
 

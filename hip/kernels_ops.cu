@@ -6,12 +6,6 @@
 #include "gpu_kernels.h"
 #include "quant_blocks.h"
 
-#if defined(__HIPCC__)
-#include <hip/hip_fp16.h>
-#else
-#include <cuda_fp16.h>
-#endif
-
 namespace hearth::gpu {
 namespace {
 
@@ -93,8 +87,9 @@ __device__ inline int64_t kv_slot(const KvLayout& kv, int entry, int pos) {
   return static_cast<int64_t>(block) * kv.block_tokens + pos % kv.block_tokens;
 }
 
-__global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, uint16_t* __restrict__ k_cache,
-                                uint16_t* __restrict__ v_cache, KvLayout kv, int kv_dim) {
+__global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v,
+                                uint16_t* __restrict__ k_cache, uint16_t* __restrict__ v_cache, KvLayout kv,
+                                int kv_dim) {
   const int entry = blockIdx.x;
   const int64_t slot = kv_slot(kv, entry, kv.positions[entry]);
   for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
@@ -110,22 +105,23 @@ unsigned blocks_for(int64_t count, int threads) { return static_cast<unsigned>((
 }  // namespace
 
 void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps, hipStream_t stream) {
-  if (n > 0) rms_norm_kernel<<<n, kRowThreads, 0, stream>>>(x, weight, out, dim, eps);
+  if (n > 0) launch(rms_norm_kernel, n, kRowThreads, stream, x, weight, out, dim, eps);
 }
 
 void add_in_place(float* x, const float* y, int64_t count, hipStream_t stream) {
-  if (count > 0) add_kernel<<<blocks_for(count, kRowThreads), kRowThreads, 0, stream>>>(x, y, count);
+  if (count > 0) launch(add_kernel, blocks_for(count, kRowThreads), kRowThreads, stream, x, y, count);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t count, hipStream_t stream) {
-  if (count > 0) swiglu_kernel<<<blocks_for(count, kRowThreads), kRowThreads, 0, stream>>>(gate, up, out, count);
+  if (count > 0) launch(swiglu_kernel, blocks_for(count, kRowThreads), kRowThreads, stream, gate, up, out, count);
 }
 
 void embed_rows(const DeviceMatrix& w, const int32_t* tokens, float* out, int n, hipStream_t stream) {
   if (n <= 0) return;
   switch (static_cast<WeightFormat>(w.type)) {
 #define HEARTH_EMBED_CASE(fmt, id) \
-  case WeightFormat::fmt: return embed_kernel<id><<<n, kRowThreads, 0, stream>>>(w.data, w.row_bytes, w.n_cols, tokens, out);
+  case WeightFormat::fmt:          \
+    return launch(embed_kernel<id>, n, kRowThreads, stream, w.data, w.row_bytes, w.n_cols, tokens, out);
     HEARTH_EMBED_CASE(kF32, 0)
     HEARTH_EMBED_CASE(kF16, 1)
     HEARTH_EMBED_CASE(kQ4_0, 2)
@@ -139,17 +135,17 @@ void embed_rows(const DeviceMatrix& w, const int32_t* tokens, float* out, int n,
 }
 
 void gather_rows(const float* x, const int32_t* rows, float* out, int count, int dim, hipStream_t stream) {
-  if (count > 0) gather_kernel<<<count, kRowThreads, 0, stream>>>(x, rows, out, dim);
+  if (count > 0) launch(gather_kernel, count, kRowThreads, stream, x, rows, out, dim);
 }
 
 void rope(float* x, const int32_t* positions, int n, int n_heads, const RopeParams& p, hipStream_t stream) {
   const int64_t count = static_cast<int64_t>(n) * n_heads * (p.n_rot / 2);
-  if (count > 0) rope_kernel<<<blocks_for(count, kRowThreads), kRowThreads, 0, stream>>>(x, positions, n, n_heads, p);
+  if (count > 0) launch(rope_kernel, blocks_for(count, kRowThreads), kRowThreads, stream, x, positions, n, n_heads, p);
 }
 
 void kv_store(const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache, const KvLayout& kv, int n,
               int kv_dim, hipStream_t stream) {
-  if (n > 0) kv_store_kernel<<<n, kRowThreads, 0, stream>>>(k, v, k_cache, v_cache, kv, kv_dim);
+  if (n > 0) launch(kv_store_kernel, n, kRowThreads, stream, k, v, k_cache, v_cache, kv, kv_dim);
 }
 
 }  // namespace hearth::gpu

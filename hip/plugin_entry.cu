@@ -25,10 +25,12 @@ using hearth::plugin_entry::make_error;
 std::string no_device_reason(hipError_t err) {
 #if defined(__HIPCC__)
   if (err == hipErrorNoDevice) return "no AMD GPU found (the ROCm runtime is installed)";
-  if (err == hipErrorInsufficientDriver) return "no usable AMD GPU driver (amdgpu/ROCm kernel driver missing or too old)";
+  if (err == hipErrorInsufficientDriver)
+    return "no usable AMD GPU driver (amdgpu/ROCm kernel driver missing or too old)";
 #else
   if (err == hipErrorNoDevice) return "no NVIDIA GPU found (the driver is installed)";
-  if (err == hipErrorInsufficientDriver) return "no NVIDIA driver (libcuda missing or older than this plugin's CUDA runtime)";
+  if (err == hipErrorInsufficientDriver)
+    return "no NVIDIA driver (libcuda missing or older than this plugin's CUDA runtime)";
 #endif
   return std::string("cannot count GPUs: ") + hipGetErrorString(err);
 }
@@ -56,8 +58,9 @@ hearth_error* gpu_probe(hearth_probe_result* out) {
     }
     out->usable = 1;
     out->n_devices = static_cast<uint32_t>(count);
-    std::snprintf(out->description, sizeof(out->description), "%d x %s, %.1f GiB, compute %d.%d (models run on GPU 0)",
-                  count, prop.name, static_cast<double>(prop.totalGlobalMem) / (1u << 30), prop.major, prop.minor);
+    std::snprintf(out->description, sizeof(out->description),
+                  "%d x %.160s, %.1f GiB, compute %d.%d (models run on GPU 0)", count, prop.name,
+                  static_cast<double>(prop.totalGlobalMem) / (1u << 30), prop.major, prop.minor);
     return nullptr;
   } catch (const std::exception& e) {
     return make_error(std::string("probe: ") + e.what());
@@ -81,10 +84,12 @@ hearth_error* gpu_model_create(const hearth_model_desc* desc, const hearth_model
     if (!model) return make_error(model.message());
     const hearth_model_stats st = (*model)->stats();
     *out = new hearth_model{std::move(model.value())};
-    hearth::plugin_entry::log(HEARTH_LOG_INFO, "created " + std::string(desc->architecture) + " model on " + probe.description + ": " +
-             std::to_string(st.weight_bytes >> 20) + " MiB of weights, " + std::to_string(st.kv_bytes >> 20) +
-             " MiB of KV cache (" + std::to_string(options->n_kv_blocks) + " blocks of " +
-             std::to_string(options->kv_block_tokens) + " tokens)");
+    hearth::plugin_entry::log(HEARTH_LOG_INFO, "created " + std::string(desc->architecture) + " model on " +
+                                                   probe.description + ": " + std::to_string(st.weight_bytes >> 20) +
+                                                   " MiB of weights, " + std::to_string(st.kv_bytes >> 20) +
+                                                   " MiB of KV cache (" + std::to_string(options->n_kv_blocks) +
+                                                   " blocks of " + std::to_string(options->kv_block_tokens) +
+                                                   " tokens)");
     return nullptr;
   } catch (const std::bad_alloc&) {
     return make_error("model_create: out of memory");
@@ -100,7 +105,8 @@ void gpu_model_destroy(hearth_model* model) { delete model; }
 hearth_error* gpu_model_forward(hearth_model* model, const hearth_batch* batch) {
   try {
     if (!model || !batch) return make_error("forward: null argument");
-    if (batch->struct_size < offsetof(hearth_batch, want_embeddings)) return make_error("forward: batch struct too small");
+    if (batch->struct_size < offsetof(hearth_batch, want_embeddings))
+      return make_error("forward: batch struct too small");
     hearth::Status s = model->impl->forward(*batch);
     return s ? nullptr : make_error("forward: " + s.message());
   } catch (const std::exception& e) {

@@ -104,9 +104,7 @@ HEARTH_HD inline float bf16_to_float(uint16_t h) {
   return f;
 }
 
-HEARTH_HD inline uint16_t load_u16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
+HEARTH_HD inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 // K-quant 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
 HEARTH_HD inline void k_scale_min(int j, const uint8_t* q, int* sc, int* m) {

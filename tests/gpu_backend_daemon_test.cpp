@@ -4,12 +4,11 @@
 // usable (a runtime that does not load, or no device), and loading a model
 // onto such a backend is refused with that reason while the CPU model keeps
 // answering.
-#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "admin_live_daemon.h"
 #include "support/gpu_plugins.h"

@@ -4,12 +4,12 @@
 // conversions must agree with the core's on every bit pattern. These run on
 // every machine; the kernels that use the decoders are checked on a GPU by
 // gpu_plugin_test and hearth-gpu-check.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quant/dequantize.h"
 #include "quant/fp16.h"
@@ -51,17 +51,19 @@ TEST_P(DecodeChunkTest, EveryChunkEqualsTheReferenceDequantizer) {
       float v[8];
       decode_chunk(static_cast<uint32_t>(type), row.data(), c, n, v);
       for (int i = 0; i < 8; ++i) {
-        ASSERT_EQ(bits(v[i]), bits(ref[c * 8 + i])) << traits->name << " element " << c * 8 + i << ": " << v[i]
-                                                    << " vs " << ref[c * 8 + i];
+        ASSERT_EQ(bits(v[i]), bits(ref[c * 8 + i]))
+            << traits->name << " element " << c * 8 + i << ": " << v[i] << " vs " << ref[c * 8 + i];
       }
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllGpuFormats, DecodeChunkTest,
-                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0,
-                                           GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),
-                         [](const auto& info) { return std::string(quant::type_traits(static_cast<uint32_t>(info.param))->name); });
+                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q8_0,
+                                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),
+                         [](const auto& info) {
+                           return std::string(quant::type_traits(static_cast<uint32_t>(info.param))->name);
+                         });
 
 TEST(DecodeChunk, FloatRowsOfAnyLengthReadZerosPastTheEnd) {
   const int64_t n = 13;

@@ -6,16 +6,16 @@
 // path. On a machine with an NVIDIA GPU the CUDA plugin's kernels are checked
 // against host arithmetic and whole models against the CPU plugin; elsewhere
 // those tests skip, saying why.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "engine/loaded_model.h"
 #include "plugin/backend_plugin.h"
-#include "support/testdata.h"
 #include "support/gpu_plugins.h"
+#include "support/testdata.h"
 #include "support/tiny_model.h"
 #include "synth/synth_model.h"
 #include "synth/synth_spec.h"
@@ -69,7 +69,8 @@ TEST_P(GpuPluginTest, ProbeAndModelCreateReportAMissingDeviceCleanly) {
   if (probe->usable) {
     EXPECT_GE(probe->n_devices, 1u);
     EXPECT_FALSE(probe->description.empty());
-    GTEST_SKIP() << GetParam() << " has a device here (" << probe->description << "): the no-device path cannot be seen";
+    GTEST_SKIP() << GetParam() << " has a device here (" << probe->description
+                 << "): the no-device path cannot be seen";
   }
   EXPECT_EQ(probe->n_devices, 0u);
   ASSERT_FALSE(probe->reason.empty());
@@ -89,7 +90,8 @@ TEST_P(GpuPluginTest, ModelCreateRefusesWhatTheBackendDoesNotRunByName) {
   auto plugin = plugin::BackendPlugin::load(plugin_path(GetParam()));
   if (!plugin) GTEST_SKIP() << "the plugin does not load here: " << plugin.message();
   auto probe = (*plugin)->probe();
-  if (!probe || !probe->usable) GTEST_SKIP() << "no " << GetParam() << " device here: " << (probe ? probe->reason : probe.message());
+  if (!probe || !probe->usable)
+    GTEST_SKIP() << "no " << GetParam() << " device here: " << (probe ? probe->reason : probe.message());
   // An architecture the GPU forward pass does not implement (ALiBi, LayerNorm).
   auto spec = synth::preset("tiny");
   ASSERT_TRUE(spec);

@@ -3,17 +3,16 @@
 // never blocks the threads that log: lines beyond the queue's bound are
 // dropped and counted, the drop is reported when stderr drains again, and
 // flush() writes everything queued. stderr is a pipe this test controls.
+#include "common/log.h"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <future>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
-
-#include "common/log.h"
 
 namespace hearth {
 namespace {

@@ -24,7 +24,8 @@ void mean_stddev(const std::vector<double>& v, double* mean, double* stddev) {
 Result<BenchResult> bench_backend(PluginRunner& runner, uint32_t prompt, uint32_t generate, int repetitions) {
   const int32_t V = static_cast<int32_t>(runner.n_vocab());
   std::vector<Entry> pp;
-  for (uint32_t i = 0; i < prompt; ++i) pp.push_back({static_cast<int32_t>((i * 7919) % V), static_cast<int32_t>(i), 0, i + 1 == prompt});
+  for (uint32_t i = 0; i < prompt; ++i)
+    pp.push_back({static_cast<int32_t>((i * 7919) % V), static_cast<int32_t>(i), 0, i + 1 == prompt});
   std::vector<double> pp_rates, tg_rates;
   for (int rep = 0; rep <= repetitions; ++rep) {  // rep 0 warms up (graph capture, caches)
     auto t0 = std::chrono::steady_clock::now();

@@ -1,8 +1,7 @@
-#include "device_bandwidth.h"
-
 #include <algorithm>
 #include <cstdio>
 
+#include "device_bandwidth.h"
 #include "device_buffer.h"
 #include "gpu_shim.h"
 

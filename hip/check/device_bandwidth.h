@@ -10,9 +10,9 @@
 namespace hearth::gpucheck {
 
 struct DeviceBandwidth {
-  std::string device;      // name and memory size
-  double peak_gb_s = 0;    // 0 when the runtime does not report it
-  double copy_gb_s = 0;    // read + write bytes of a large copy per second
+  std::string device;    // name and memory size
+  double peak_gb_s = 0;  // 0 when the runtime does not report it
+  double copy_gb_s = 0;  // read + write bytes of a large copy per second
 };
 
 Result<DeviceBandwidth> measure_device_bandwidth();

@@ -1,9 +1,8 @@
-#include "kernel_bench.h"
-
 #include <vector>
 
 #include "device_buffer.h"
 #include "gpu_kernels.h"
+#include "kernel_bench.h"
 #include "quant_blocks.h"
 
 namespace hearth::gpucheck {
@@ -19,7 +18,7 @@ Result<std::vector<KernelRate>> bench_matvec_kernels() {
     const char* name;
     bool int8;
   };
-  const Format formats[] = {{2, "q4_0", false}, {2, "q4_0", true}, {8, "q8_0", false}, {8, "q8_0", true},
+  const Format formats[] = {{2, "q4_0", false},  {2, "q4_0", true},   {8, "q8_0", false}, {8, "q8_0", true},
                             {12, "q4_K", false}, {14, "q6_K", false}, {1, "f16", false}};
   // Inputs: a constant byte pattern (every f16 scale 0x1111, a small normal
   // number), activations of 1. The kernels' speed does not depend on values.
@@ -27,10 +26,12 @@ Result<std::vector<KernelRate>> bench_matvec_kernels() {
   gpu::DeviceBuffer w, x, y, q, d, s;
   std::vector<uint8_t> pattern(max_bytes, 0x11);
   HEARTH_RETURN_IF_ERROR(w.allocate(max_bytes, "benchmark weights"));
-  HEARTH_RETURN_IF_ERROR(gpu::gpu_status(hipMemcpy(w.as<void>(), pattern.data(), max_bytes, hipMemcpyHostToDevice), "upload"));
+  HEARTH_RETURN_IF_ERROR(
+      gpu::gpu_status(hipMemcpy(w.as<void>(), pattern.data(), max_bytes, hipMemcpyHostToDevice), "upload"));
   std::vector<float> ones(11008, 1.0f);
   HEARTH_RETURN_IF_ERROR(x.allocate(ones.size() * 4, "benchmark activations"));
-  HEARTH_RETURN_IF_ERROR(gpu::gpu_status(hipMemcpy(x.as<void>(), ones.data(), ones.size() * 4, hipMemcpyHostToDevice), "upload"));
+  HEARTH_RETURN_IF_ERROR(
+      gpu::gpu_status(hipMemcpy(x.as<void>(), ones.data(), ones.size() * 4, hipMemcpyHostToDevice), "upload"));
   HEARTH_RETURN_IF_ERROR(y.allocate(11008 * 4, "benchmark output"));
   HEARTH_RETURN_IF_ERROR(q.allocate(11008, "q"));
   HEARTH_RETURN_IF_ERROR(d.allocate(11008 / 32 * 4, "d"));

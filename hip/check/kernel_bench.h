@@ -11,9 +11,9 @@
 namespace hearth::gpucheck {
 
 struct KernelRate {
-  std::string name;      // "q4_0 int8 11008x4096, 1 token"
+  std::string name;  // "q4_0 int8 11008x4096, 1 token"
   double microseconds = 0;
-  double gb_per_s = 0;   // weight bytes / time
+  double gb_per_s = 0;  // weight bytes / time
 };
 
 Result<std::vector<KernelRate>> bench_matvec_kernels();

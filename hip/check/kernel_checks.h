@@ -14,7 +14,7 @@ namespace hearth::gpucheck {
 
 struct KernelCheck {
   std::string name;
-  double error = 0;      // the largest error, in the unit the tolerance states
+  double error = 0;  // the largest error, in the unit the tolerance states
   double tolerance = 0;
   bool passed = false;
 };

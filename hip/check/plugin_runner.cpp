@@ -46,7 +46,8 @@ Result<std::vector<float>> PluginRunner::forward(const std::vector<Entry>& entri
   std::vector<uint8_t> want;
   size_t rows = 0;
   for (const Entry& e : entries) {
-    if (e.seq < 0 || static_cast<uint32_t>(e.seq) >= options_.n_seqs) return Status::error("entry names sequence " + std::to_string(e.seq));
+    if (e.seq < 0 || static_cast<uint32_t>(e.seq) >= options_.n_seqs)
+      return Status::error("entry names sequence " + std::to_string(e.seq));
     tokens.push_back(e.token);
     positions.push_back(e.pos);
     seqs.push_back(e.seq);
@@ -81,6 +82,13 @@ uint64_t PluginRunner::decode_bytes() const {
   const auto* embd = file_->find_tensor("token_embd.weight");
   if (embd && file_->find_tensor("output.weight")) total -= embd->n_bytes;
   return total;
+}
+
+bool PluginRunner::has_quantized_matrices() const {
+  for (const auto& t : file_->tensors()) {
+    if (t.n_dims >= 2 && t.type.block_size > 1) return true;  // f32, f16, bf16 have blocks of 1
+  }
+  return false;
 }
 
 Result<hearth_model_stats> PluginRunner::stats() const {

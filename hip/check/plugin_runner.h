@@ -17,11 +17,11 @@
 namespace hearth::gpucheck {
 
 struct RunnerOptions {
-  uint32_t n_seqs = 2;            // sequences the pool is sized for
-  uint32_t n_ctx = 256;           // positions each sequence may use
+  uint32_t n_seqs = 2;   // sequences the pool is sized for
+  uint32_t n_ctx = 256;  // positions each sequence may use
   uint32_t block_tokens = 16;
   uint32_t max_batch = 512;
-  uint32_t n_threads = 0;         // CPU plugin threads (0: all)
+  uint32_t n_threads = 0;  // CPU plugin threads (0: all)
 };
 
 // One entry of a batch.
@@ -39,7 +39,8 @@ class PluginRunner {
                                                       const std::filesystem::path& model, const RunnerOptions& options);
   // The same, sharing an already opened file (several backends, one copy).
   static Result<std::unique_ptr<PluginRunner>> create(std::shared_ptr<plugin::BackendPlugin> plugin,
-                                                      std::shared_ptr<gguf::GgufFile> file, const RunnerOptions& options);
+                                                      std::shared_ptr<gguf::GgufFile> file,
+                                                      const RunnerOptions& options);
   ~PluginRunner();
 
   // Runs one batch; the logits of entries with logits = true, [rows, n_vocab].
@@ -50,6 +51,8 @@ class PluginRunner {
   // Weight bytes one decode step reads: every tensor, except that only one
   // row of the embedding table is read when the output matrix is separate.
   uint64_t decode_bytes() const;
+  // Whether any 2-D tensor is stored in a block-quantized format.
+  bool has_quantized_matrices() const;
   Result<hearth_model_stats> stats() const;
 
  private:
