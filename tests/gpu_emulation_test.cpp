@@ -8,12 +8,16 @@
 // hearth-gpu-check's job on a GPU machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "conformance.h"
+#include "engine/loaded_model.h"
 #include "kernel_checks.h"
 #include "plugin/backend_plugin.h"
 #include "plugin_runner.h"
@@ -142,6 +146,67 @@ TEST_F(GpuEmulationModels, BadBatchesAndUnsupportedModelsAreRefusedByName) {
   ASSERT_FALSE(falcon);
   EXPECT_NE(falcon.message().find("architecture 'falcon' is not supported by the gpuemu backend"), std::string::npos)
       << falcon.message();
+}
+
+// Through the host's own path (engine::LoadedModel, as hearthd loads a model
+// with backend = "gpuemu"): the host gives back the tensor memory the plugin
+// copied, hidden states for embeddings match the CPU plugin's, and greedy
+// decoding picks the same tokens.
+TEST_F(GpuEmulationModels, HostPathReleasesWeightsAndMatchesEmbeddingsAndGreedyTokens) {
+  ::setenv("HEARTH_PLUGIN_DIR", fs::path(HEARTH_EMULATED_PLUGIN).parent_path().c_str(), 1);
+  const fs::path path = dir_ / "host-path.gguf";
+  testing::write_tiny_model(path, {});
+  engine::LoadOptions o;
+  o.n_ctx = 64;
+  o.n_threads = 2;
+  auto cpu = engine::LoadedModel::load(path, o);
+  o.backend = "gpuemu";
+  auto gpu = engine::LoadedModel::load(path, o);
+  ::unsetenv("HEARTH_PLUGIN_DIR");
+  ASSERT_TRUE(cpu) << cpu.message();
+  ASSERT_TRUE(gpu) << gpu.message();
+  EXPECT_EQ((*gpu)->backend().name(), "gpuemu");
+  EXPECT_GT((*gpu)->file().tensor_bytes_released(), (*gpu)->file().file_size() / 2)
+      << "the host still holds the weights the GPU plugin uploaded";
+  auto stats = (*gpu)->stats();
+  ASSERT_TRUE(stats) << stats.message();
+  EXPECT_GT(stats->weight_bytes, 0u);
+  EXPECT_GT(stats->kv_bytes, 0u);
+
+  const uint32_t E = (*cpu)->config().n_embd, V = (*cpu)->config().n_vocab;
+  std::vector<int32_t> table_cpu, table_gpu;
+  ASSERT_TRUE((*cpu)->kv_blocks().ensure_capacity(table_cpu, 64));
+  ASSERT_TRUE((*gpu)->kv_blocks().ensure_capacity(table_gpu, 64));
+  std::vector<engine::BatchEntry> prompt;
+  for (int32_t p = 0; p < 6; ++p) prompt.push_back({static_cast<int32_t>(3 + 7 * p), p, 0, p == 5, true});
+  std::vector<float> logits_cpu, logits_gpu, emb_cpu, emb_gpu;
+  const std::vector<int32_t>* tc[] = {&table_cpu};
+  const std::vector<int32_t>* tg[] = {&table_gpu};
+  ASSERT_TRUE((*cpu)->forward(prompt, tc, logits_cpu, &emb_cpu));
+  ASSERT_TRUE((*gpu)->forward(prompt, tg, logits_gpu, &emb_gpu));
+  ASSERT_EQ(emb_cpu.size(), 6u * E);
+  ASSERT_EQ(emb_gpu.size(), emb_cpu.size());
+  double emb_diff = 0;
+  for (size_t i = 0; i < emb_cpu.size(); ++i) emb_diff = std::max<double>(emb_diff, std::fabs(emb_cpu[i] - emb_gpu[i]));
+  EXPECT_LT(emb_diff, 1e-3) << "hidden states differ";
+
+  // Greedy decoding, 10 steps, each backend feeding its own choice back.
+  std::vector<int32_t> tokens_cpu, tokens_gpu;
+  auto argmax = [V](const std::vector<float>& l) {
+    return static_cast<int32_t>(std::max_element(l.begin(), l.begin() + V) - l.begin());
+  };
+  int32_t next_cpu = argmax(logits_cpu), next_gpu = argmax(logits_gpu);
+  for (int32_t pos = 6; pos < 16; ++pos) {
+    tokens_cpu.push_back(next_cpu);
+    tokens_gpu.push_back(next_gpu);
+    const engine::BatchEntry ec[] = {{next_cpu, pos, 0, true}};
+    const engine::BatchEntry eg[] = {{next_gpu, pos, 0, true}};
+    ASSERT_TRUE((*cpu)->forward(ec, tc, logits_cpu));
+    ASSERT_TRUE((*gpu)->forward(eg, tg, logits_gpu));
+    next_cpu = argmax(logits_cpu);
+    next_gpu = argmax(logits_gpu);
+  }
+  EXPECT_EQ(tokens_gpu, tokens_cpu);
 }
 
 }  // namespace
