@@ -45,6 +45,7 @@ state_dir = "/tmp/hs"
 api_keys_file = "/tmp/keys"
 max_body_bytes = 4096
 max_queued_per_model = 2
+scheduler_stall_seconds = 90
 [tls]
 cert = "/c.pem"
 key = "/k.pem"
@@ -64,6 +65,7 @@ backend = "cuda"
   EXPECT_EQ(c->listen_port, 9443);
   EXPECT_EQ(c->network_threads, 3u);
   EXPECT_EQ(c->max_body_bytes, 4096u);
+  EXPECT_EQ(c->scheduler_stall_seconds, 90u);
   ASSERT_EQ(c->models.size(), 2u);
   EXPECT_EQ(c->models[0].parallel, 8u);
   EXPECT_EQ(c->models[0].context, 1024u);
@@ -94,6 +96,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{"[server]\nlisten = \"nohost\"\n", "is not HOST:PORT"},
                       BadConfig{"[server]\nlisten = \"h:99999\"\n", "invalid port"},
                       BadConfig{"[server]\nnetwork_threads = 0\n", "network_threads: must be from 1"},
+                      BadConfig{"[server]\nscheduler_stall_seconds = -1\n", "scheduler_stall_seconds: must be from 0"},
                       BadConfig{"[serve]\n", "serve: unknown section"},
                       BadConfig{"[tls]\ncert = \"/c\"\n", "must be given together"},
                       BadConfig{"[[models]]\nname = \"a\"\n", "models[0].path: is required"},
@@ -267,6 +270,11 @@ TEST_F(SchedulerTest, ConcurrentSequencesEachGetTheirOwnGreedyOutput) {
   EXPECT_GE(st.max_sequences_in_step, 2u);
   EXPECT_EQ(st.generated_tokens, 12u * prompts.size());
   EXPECT_EQ(model_->kv_blocks().n_free(), model_->kv_blocks().n_blocks());
+  // Between steps nothing is running (what the watchdog's stall check reads).
+  for (int tries = 0; tries < 200 && s.step_running_for() != sched::Scheduler::Clock::duration::zero(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(s.step_running_for(), sched::Scheduler::Clock::duration::zero());
 }
 
 TEST_F(SchedulerTest, FullQueueIsRefusedAndCancelFreesTheSlot) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -85,6 +86,19 @@ TEST(SystemdWatchdog, AStuckLoopStopsThePings) {
   EXPECT_GE(ready.size(), 5u);
   for (auto& ping : ready) ping();
   EXPECT_FALSE(pings(socket.collect(100ms)).empty());
+}
+
+TEST(SystemdWatchdog, AFailedHealthCheckWithholdsThePingsUntilItRecovers) {
+  NotifySocket socket;
+  WatchdogEnv env(socket, "200000", ::getpid());
+  std::atomic<bool> stalled{true};
+  SystemdWatchdog watchdog([](std::function<void()> ping) { ping(); },
+                           [&stalled]() -> std::string {
+                             return stalled ? "model 'm': one scheduler step has run for 700 s" : "";
+                           });
+  EXPECT_TRUE(pings(socket.collect(500ms)).empty()) << "pinged while a scheduler was stuck";
+  stalled = false;
+  EXPECT_FALSE(pings(socket.collect(300ms)).empty()) << "no pings after the stall ended";
 }
 
 TEST(SystemdWatchdog, NothingWhenTheWatchdogIsForAnotherProcess) {

@@ -465,6 +465,25 @@ std::vector<std::shared_ptr<api::ServedModel>> ServedModels::list() const {
   return out;
 }
 
+std::string ServedModels::stalled_scheduler(std::chrono::seconds limit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto check = [&](const Instance& m) -> std::string {
+    if (!m.served || !m.served->scheduler) return {};
+    const auto running = m.served->scheduler->step_running_for();
+    if (running <= limit) return {};
+    return "model '" + m.entry.name + "': one scheduler step (a forward call on backend " + m.entry.backend +
+           ") has run for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(running).count()) +
+           " s (limit " + std::to_string(limit.count()) + " s, [server] scheduler_stall_seconds)";
+  };
+  for (const auto& [name, m] : models_) {
+    if (auto why = check(m); !why.empty()) return why;
+  }
+  for (const auto& m : retiring_) {
+    if (auto why = check(m); !why.empty()) return why;
+  }
+  return {};
+}
+
 std::vector<std::string> ServedModels::loadable_names() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;

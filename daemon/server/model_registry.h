@@ -130,6 +130,10 @@ class ServedModels : public api::ModelRegistry {
   bool uses_digest(const std::string& digest) const;
   // Number of retiring instances not yet freed (tests wait on it).
   size_t retiring_count() const;
+  // "model 'x': one scheduler step has run for N s" for the first serving or
+  // retiring instance whose current step is older than `limit`; empty when
+  // none is (the systemd watchdog's health check).
+  std::string stalled_scheduler(std::chrono::seconds limit) const;
 
   // Stops every scheduler (running sequences end as cancelled) and the reaper.
   void shutdown();

@@ -276,6 +276,7 @@ Result<ServerConfig> load_config_file(const std::filesystem::path& path) {
     HEARTH_RETURN_IF_ERROR(r.integer("shutdown_grace_seconds", &c.shutdown_grace_seconds, 0, 3600));
     HEARTH_RETURN_IF_ERROR(r.integer("max_queued_per_model", &c.max_queued_per_model, 0, 100000));
     HEARTH_RETURN_IF_ERROR(r.integer("max_context", &c.max_context, 16, 1 << 20));
+    HEARTH_RETURN_IF_ERROR(r.integer("scheduler_stall_seconds", &c.scheduler_stall_seconds, 0, 86400));
     HEARTH_RETURN_IF_ERROR(r.no_unknown_keys());
   }
   if (const toml::node* n = root.get("tls")) {

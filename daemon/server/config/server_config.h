@@ -58,6 +58,10 @@ struct ServerConfig {
   uint32_t shutdown_grace_seconds = 30;
   uint32_t max_queued_per_model = 64;
   uint32_t max_context = 8192;               // cap on a model's default context
+  // A scheduler step (one forward call) running longer than this is a hung
+  // backend: hearthd stops feeding systemd's watchdog so it is restarted.
+  // 0: never. Only read at start.
+  uint32_t scheduler_stall_seconds = 600;
   std::vector<ModelEntry> models;
   // Settings of a model hearthd adds itself (the demo model, when none is
   // configured): --threads, --parallel and --context apply to it too.

@@ -228,7 +228,12 @@ int run(int argc, char** argv) {
   server.start();
   // From here the event loop runs, so it can feed systemd's watchdog (also
   // while models load, which may take minutes).
-  SystemdWatchdog watchdog([&server](std::function<void()> ping) { server.post(std::move(ping)); });
+  const std::chrono::seconds stall_limit(config.scheduler_stall_seconds);
+  SystemdWatchdog watchdog([&server](std::function<void()> ping) { server.post(std::move(ping)); },
+                           [&models, stall_limit]() -> std::string {
+                             if (stall_limit.count() == 0) return {};
+                             return models.stalled_scheduler(stall_limit);
+                           });
   log::info("listening on https://" + (activated->tls_fd >= 0 ? std::string("*") : config.listen_host) + ":" +
             std::to_string(server.port()) + (activated->tls_fd >= 0 ? " (socket from systemd)" : "") +
             " (/health answers while models load)");

@@ -210,7 +210,9 @@ void Scheduler::run() {
       if (stopping_) break;
       admit_locked();
     }
+    step_started_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     step();
+    step_started_.store(0, std::memory_order_relaxed);
   }
   // Shutting down: everything still here ends as cancelled.
   std::deque<std::unique_ptr<Sequence>> left;
@@ -226,6 +228,12 @@ void Scheduler::run() {
   for (auto& s : left) finish(*s, engine::FinishReason::kCancelled);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.queued = stats_.running = 0;
+}
+
+Scheduler::Clock::duration Scheduler::step_running_for() const {
+  const Clock::rep started = step_started_.load(std::memory_order_relaxed);
+  if (started == 0) return Clock::duration::zero();
+  return Clock::now() - Clock::time_point(Clock::duration(started));
 }
 
 void Scheduler::step() {

@@ -11,6 +11,7 @@
 // submit(), stats() and shutdown() are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -65,6 +66,11 @@ class Scheduler {
   // Stops admitting; cancels everything still queued or running and joins the thread.
   void shutdown();
 
+  // How long the step now running (one forward call and its sampling) has
+  // taken so far; zero between steps. A step that never ends is a hung
+  // backend: the systemd watchdog health check looks at this.
+  Clock::duration step_running_for() const;
+
  private:
   struct Sequence;
   void run();
@@ -97,6 +103,8 @@ class Scheduler {
   std::vector<float> embeddings_;
   // Latencies observed during a step, folded into stats_ by publish_stats.
   std::vector<Clock::duration> step_ttft_, step_itl_;
+  // Start of the running step in steady_clock ticks; 0 between steps.
+  std::atomic<Clock::rep> step_started_{0};
   std::thread thread_;
 };
 

@@ -8,6 +8,10 @@
 // the pings and systemd restarts the service (Restart=on-failure), which a
 // free-running ping thread would never allow.
 //
+// A health check (optional) runs with each ping: when it names a problem
+// (a model's scheduler stuck in one step, say), the ping is withheld, the
+// problem logged once, and systemd restarts the service as for a stuck loop.
+//
 // Without a watchdog requested (not under systemd, no WatchdogSec=, or the
 // variables name another process) it does nothing.
 //
@@ -20,6 +24,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace hearth::server {
@@ -29,8 +34,11 @@ class SystemdWatchdog {
   // Queues a task on the event loop; it must not run the task inline when
   // the loop is stuck (that is the point).
   using LoopPoster = std::function<void(std::function<void()>)>;
+  // Empty: healthy; otherwise why the daemon should be restarted. Runs on the
+  // event loop; must be cheap and must outlive the loop's queued tasks.
+  using HealthCheck = std::function<std::string()>;
 
-  explicit SystemdWatchdog(LoopPoster run_on_loop);
+  explicit SystemdWatchdog(LoopPoster run_on_loop, HealthCheck health = {});
   ~SystemdWatchdog();  // stops the timer; pings already queued may still run
   SystemdWatchdog(const SystemdWatchdog&) = delete;
   SystemdWatchdog& operator=(const SystemdWatchdog&) = delete;
@@ -43,8 +51,11 @@ class SystemdWatchdog {
 
  private:
   void timer_loop();
+  // The task posted to the loop: checks health, then pings (or not).
+  std::function<void()> ping_task() const;
 
   LoopPoster run_on_loop_;
+  HealthCheck health_;
   std::chrono::microseconds interval_{0};
   std::mutex mu_;
   std::condition_variable cv_;
