@@ -2,6 +2,7 @@
 // decoded pieces emits and holds back, across piece and UTF-8 boundaries.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
