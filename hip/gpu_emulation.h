@@ -6,9 +6,9 @@
 // barrier-separated exchange within its group of 32; blocks run one after
 // another, so __shared__ arrays are statics; "device memory" is host memory
 // filled with 0xFF bytes (NaN as floats), so a kernel that reads what nobody
-// wrote shows up in the results. The runtime calls complete at once; graph
-// capture reports "not supported" (the model then launches directly, as it
-// must on any runtime that cannot capture).
+// wrote shows up in the results. The runtime calls complete at once; a
+// captured graph records its launches with their argument values and replays
+// them, as a device graph does.
 // Test-only: nothing shipped is built with it. Slow by design; use tiny sizes.
 #pragma once
 
@@ -137,14 +137,26 @@ inline void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
   }
 }
 
+// Graph capture: while a thread captures, its launches are recorded (kernel,
+// shape and argument values, as a real graph freezes them) instead of run;
+// launching the graph runs them in order.
+using RecordedLaunches = std::vector<std::function<void()>>;
+inline thread_local RecordedLaunches* capturing = nullptr;
+
 template <typename... P>
 struct Launcher {
   void (*kernel)(P...);
   dim3 grid, block;
   template <typename... A>
   void operator()(A&&... args) const {
-    const std::tuple<P...> bound(std::forward<A>(args)...);
-    run_grid(grid, block, [&] { std::apply(kernel, bound); });
+    auto run = [kernel = kernel, grid = grid, block = block, bound = std::tuple<P...>(std::forward<A>(args)...)] {
+      run_grid(grid, block, [&] { std::apply(kernel, bound); });
+    };
+    if (capturing) {
+      capturing->push_back(std::move(run));
+    } else {
+      run();
+    }
   }
 };
 
@@ -247,20 +259,35 @@ inline hipError_t hipStreamCreateWithFlags(hipStream_t* s, unsigned) {
 inline hipError_t hipStreamDestroy(hipStream_t) { return hipSuccess; }
 inline hipError_t hipStreamSynchronize(hipStream_t) { return hipSuccess; }
 inline hipError_t hipDeviceSynchronize() { return hipSuccess; }
-using hipGraph_t = void*;
-using hipGraphExec_t = void*;
+using hipGraph_t = hearth::gpu::emulation::RecordedLaunches*;
+using hipGraphExec_t = hearth::gpu::emulation::RecordedLaunches*;
 enum hipStreamCaptureMode { hipStreamCaptureModeThreadLocal };
-inline hipError_t hipStreamBeginCapture(hipStream_t, hipStreamCaptureMode) { return hipErrorNotSupported; }
+inline hipError_t hipStreamBeginCapture(hipStream_t, hipStreamCaptureMode) {
+  if (hearth::gpu::emulation::capturing) return hipErrorNotSupported;  // nested capture
+  hearth::gpu::emulation::capturing = new hearth::gpu::emulation::RecordedLaunches();
+  return hipSuccess;
+}
 inline hipError_t hipStreamEndCapture(hipStream_t, hipGraph_t* g) {
-  *g = nullptr;
-  return hipErrorNotSupported;
+  *g = hearth::gpu::emulation::capturing;
+  hearth::gpu::emulation::capturing = nullptr;
+  return *g ? hipSuccess : hipErrorNotSupported;
 }
-inline hipError_t hipGraphInstantiate(hipGraphExec_t*, hipGraph_t, void*, char*, size_t) {
-  return hipErrorNotSupported;
+inline hipError_t hipGraphInstantiate(hipGraphExec_t* exec, hipGraph_t g, void*, char*, size_t) {
+  *exec = new hearth::gpu::emulation::RecordedLaunches(*g);
+  return hipSuccess;
 }
-inline hipError_t hipGraphLaunch(hipGraphExec_t, hipStream_t) { return hipErrorNotSupported; }
-inline hipError_t hipGraphDestroy(hipGraph_t) { return hipSuccess; }
-inline hipError_t hipGraphExecDestroy(hipGraphExec_t) { return hipSuccess; }
+inline hipError_t hipGraphLaunch(hipGraphExec_t exec, hipStream_t) {
+  for (const auto& launch : *exec) launch();
+  return hipSuccess;
+}
+inline hipError_t hipGraphDestroy(hipGraph_t g) {
+  delete g;
+  return hipSuccess;
+}
+inline hipError_t hipGraphExecDestroy(hipGraphExec_t exec) {
+  delete exec;
+  return hipSuccess;
+}
 struct EmulatedEvent {
   std::chrono::steady_clock::time_point at;
 };

@@ -148,6 +148,32 @@ TEST_F(GpuEmulationModels, BadBatchesAndUnsupportedModelsAreRefusedByName) {
       << falcon.message();
 }
 
+// Decode replays a captured graph per batch shape; replay must compute
+// exactly what direct launches do (same kernels, same arguments).
+TEST_F(GpuEmulationModels, GraphReplayEqualsDirectLaunches) {
+  auto gpu = plugin::BackendPlugin::load(HEARTH_EMULATED_PLUGIN);
+  ASSERT_TRUE(gpu) << gpu.message();
+  const fs::path path = dir_ / "graphs.gguf";
+  testing::TinyModelSpec spec;
+  spec.weight_type = quant::GgmlType::Q4_0;  // the integer-dot path too
+  testing::write_tiny_model(path, spec);
+  gpucheck::RunnerOptions ro;
+  ro.n_ctx = 64;
+  ::setenv("HEARTH_GPU_GRAPHS", "0", 1);
+  auto direct = gpucheck::PluginRunner::create(*gpu, path, ro);
+  ::unsetenv("HEARTH_GPU_GRAPHS");
+  auto replayed = gpucheck::PluginRunner::create(*gpu, path, ro);
+  ASSERT_TRUE(direct) << direct.message();
+  ASSERT_TRUE(replayed) << replayed.message();
+  gpucheck::ConformanceOptions co;
+  co.prompt_tokens = 5;  // 10 entries: the prefill is replayed from a graph as well
+  co.decode_steps = 12;
+  auto r = gpucheck::compare_backends(**direct, **replayed, co);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->rows, 2u * (5 + 12));
+  EXPECT_EQ(r->max_abs_diff, 0.0) << "a replayed graph computed something else";
+}
+
 // Through the host's own path (engine::LoadedModel, as hearthd loads a model
 // with backend = "gpuemu"): the host gives back the tensor memory the plugin
 // copied, hidden states for embeddings match the CPU plugin's, and greedy
