@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "arch_recipe.h"
+#include "batch_validation.h"
 #include "gpu_model.h"
 
 namespace hearth::gpu {
@@ -191,14 +192,6 @@ hearth_model_stats GpuModel::stats() const {
 }
 
 Status GpuModel::validate_batch(const hearth_batch& b) const {
-  if (b.n_entries == 0) return Status::error("batch is empty");
-  if (b.n_entries > static_cast<uint32_t>(max_batch_)) {
-    return Status::error("batch of " + std::to_string(b.n_entries) + " tokens exceeds max_batch_tokens " +
-                         std::to_string(max_batch_));
-  }
-  if (!b.tokens || !b.positions || !b.seq_ids || !b.want_logits || !b.block_tables || !b.block_table_lens) {
-    return Status::error("batch has a null array");
-  }
   if (b.struct_size >= offsetof(hearth_batch, seq_adapter_scales) + sizeof(b.seq_adapter_scales) && b.seq_adapters) {
     for (uint32_t s = 0; s < b.n_seqs; ++s) {
       if (b.seq_adapters[s]) {
@@ -206,36 +199,7 @@ Status GpuModel::validate_batch(const hearth_batch& b) const {
       }
     }
   }
-  std::vector<int32_t> last_pos(b.n_seqs, -1);
-  bool any_logits = false;
-  for (uint32_t i = 0; i < b.n_entries; ++i) {
-    auto at = [i] { return "batch entry " + std::to_string(i); };
-    if (b.tokens[i] < 0 || b.tokens[i] >= shape_.n_vocab) {
-      return Status::error(at() + ": token " + std::to_string(b.tokens[i]) + " is outside the vocabulary of " +
-                           std::to_string(shape_.n_vocab));
-    }
-    if (b.seq_ids[i] < 0 || static_cast<uint32_t>(b.seq_ids[i]) >= b.n_seqs) {
-      return Status::error(at() + ": sequence id " + std::to_string(b.seq_ids[i]) + " is not below n_seqs " +
-                           std::to_string(b.n_seqs));
-    }
-    const int seq = b.seq_ids[i], pos = b.positions[i];
-    if (pos < 0 || static_cast<int64_t>(pos) >= static_cast<int64_t>(b.block_table_lens[seq]) * block_tokens_) {
-      return Status::error(at() + ": position " + std::to_string(pos) + " is not covered by the sequence's " +
-                           std::to_string(b.block_table_lens[seq]) + " KV blocks");
-    }
-    if (pos <= last_pos[seq]) return Status::error(at() + ": positions of a sequence must increase within a batch");
-    last_pos[seq] = pos;
-    for (uint32_t k = 0; k <= static_cast<uint32_t>(pos / block_tokens_); ++k) {
-      const int32_t block = b.block_tables[seq][k];
-      if (block < 0 || block >= n_blocks_) {
-        return Status::error(at() + ": KV block " + std::to_string(block) + " is outside the pool of " +
-                             std::to_string(n_blocks_));
-      }
-    }
-    any_logits = any_logits || b.want_logits[i];
-  }
-  if (any_logits && !b.logits) return Status::error("batch wants logits but has no output buffer");
-  return Status::ok();
+  return plugin_batch::validate(b, {shape_.n_vocab, max_batch_, block_tokens_, n_blocks_});
 }
 
 Status GpuModel::stage_batch(const hearth_batch& b) {
@@ -279,8 +243,7 @@ Status GpuModel::stage_batch(const hearth_batch& b) {
   int32_t* logit_rows = h + 3 * B;
   int32_t* embedding_rows = h + 4 * B;
   int32_t* tables = h + 5 * B;
-  const uint8_t* want_emb =
-      b.struct_size >= offsetof(hearth_batch, embeddings) + sizeof(b.embeddings) ? b.want_embeddings : nullptr;
+  const uint8_t* want_emb = plugin_batch::wanted_embeddings(b);
   int li = 0, ei = 0;
   for (int i = 0; i < n; ++i) {
     tokens[i] = b.tokens[i];
@@ -351,13 +314,11 @@ Status GpuModel::forward(const hearth_batch& b) {
   HEARTH_RETURN_IF_ERROR(gpu_status(hipSetDevice(device_), "selecting the device"));
   const int n = static_cast<int>(b.n_entries);
   int n_logits = 0, n_embeddings = 0;
-  const uint8_t* want_emb =
-      b.struct_size >= offsetof(hearth_batch, embeddings) + sizeof(b.embeddings) ? b.want_embeddings : nullptr;
+  const uint8_t* want_emb = plugin_batch::wanted_embeddings(b);
   for (int i = 0; i < n; ++i) {
     n_logits += b.want_logits[i] ? 1 : 0;
     n_embeddings += want_emb && want_emb[i] ? 1 : 0;
   }
-  if (n_embeddings > 0 && !b.embeddings) return Status::error("batch wants embeddings but has no output buffer");
   HEARTH_RETURN_IF_ERROR(stage_batch(b));
 
   const int first_pass = std::min(n_logits, kLogitRowsPerPass);

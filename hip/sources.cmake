@@ -21,7 +21,8 @@ set(HEARTH_GPU_HEADERS
 list(TRANSFORM HEARTH_GPU_KERNEL_SOURCES PREPEND "${HEARTH_GPU_DIR}/")
 list(TRANSFORM HEARTH_GPU_MODEL_SOURCES PREPEND "${HEARTH_GPU_DIR}/")
 list(TRANSFORM HEARTH_GPU_HEADERS PREPEND "${HEARTH_GPU_DIR}/")
-list(APPEND HEARTH_GPU_HEADERS "${PROJECT_SOURCE_DIR}/plugins/common/plugin_entry_support.h")
+list(APPEND HEARTH_GPU_HEADERS "${PROJECT_SOURCE_DIR}/plugins/common/plugin_entry_support.h"
+     "${PROJECT_SOURCE_DIR}/plugins/common/batch_validation.h")
 set(HEARTH_GPU_PLUGIN_ENTRY "${HEARTH_GPU_DIR}/plugin_entry.cu")
 set(HEARTH_GPU_ARCH_RECIPE "${PROJECT_SOURCE_DIR}/plugins/cpu/arch_recipe.cpp")
 # Headers the GPU sources include from elsewhere: the ABI, common/status.h,

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "batch_validation.h"
 #include "quant/dequantize.h"
 #include "quant_dot.h"
 #include "quant/fp16.h"
@@ -273,11 +274,7 @@ hearth_model_stats LlamaModel::stats() const {
   return s;
 }
 
-const uint8_t* LlamaModel::wanted_embeddings(const hearth_batch& b) {
-  // A host built against ABI 1.0 passes a shorter struct without these fields.
-  if (b.struct_size < offsetof(hearth_batch, embeddings) + sizeof(b.embeddings)) return nullptr;
-  return b.want_embeddings;
-}
+const uint8_t* LlamaModel::wanted_embeddings(const hearth_batch& b) { return plugin_batch::wanted_embeddings(b); }
 
 int64_t LlamaModel::slot_of(const hearth_batch& b, int seq, int pos) const {
   const int32_t block = b.block_tables[seq][pos / block_tokens_];
@@ -285,51 +282,7 @@ int64_t LlamaModel::slot_of(const hearth_batch& b, int seq, int pos) const {
 }
 
 Status LlamaModel::validate_batch(const hearth_batch& b) const {
-  if (b.n_entries == 0) return Status::error("batch is empty");
-  if (b.n_entries > static_cast<uint32_t>(max_batch_)) {
-    return Status::error("batch of " + std::to_string(b.n_entries) + " tokens exceeds max_batch_tokens " +
-                         std::to_string(max_batch_));
-  }
-  if (!b.tokens || !b.positions || !b.seq_ids || !b.want_logits || !b.block_tables || !b.block_table_lens) {
-    return Status::error("batch has a null array");
-  }
-  bool any_logits = false;
-  std::vector<int32_t> last_pos(b.n_seqs, -1);
-  for (uint32_t i = 0; i < b.n_entries; ++i) {
-    auto at = [i] { return "batch entry " + std::to_string(i); };
-    if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab_) {
-      return Status::error(at() + ": token " + std::to_string(b.tokens[i]) + " is outside the vocabulary of " +
-                           std::to_string(n_vocab_));
-    }
-    if (b.seq_ids[i] < 0 || static_cast<uint32_t>(b.seq_ids[i]) >= b.n_seqs) {
-      return Status::error(at() + ": sequence id " + std::to_string(b.seq_ids[i]) + " is not below n_seqs " +
-                           std::to_string(b.n_seqs));
-    }
-    const int seq = b.seq_ids[i];
-    const int pos = b.positions[i];
-    if (pos < 0 || static_cast<int64_t>(pos) >= static_cast<int64_t>(b.block_table_lens[seq]) * block_tokens_) {
-      return Status::error(at() + ": position " + std::to_string(pos) + " is not covered by the sequence's " +
-                           std::to_string(b.block_table_lens[seq]) + " KV blocks");
-    }
-    if (pos <= last_pos[seq]) return Status::error(at() + ": positions of a sequence must increase within a batch");
-    last_pos[seq] = pos;
-    const uint32_t needed = static_cast<uint32_t>(pos / block_tokens_) + 1;
-    for (uint32_t k = 0; k < needed; ++k) {
-      const int32_t block = b.block_tables[seq][k];
-      if (block < 0 || block >= n_blocks_) {
-        return Status::error(at() + ": KV block " + std::to_string(block) + " is outside the pool of " +
-                             std::to_string(n_blocks_));
-      }
-    }
-    any_logits = any_logits || b.want_logits[i];
-  }
-  if (any_logits && !b.logits) return Status::error("batch wants logits but has no output buffer");
-  if (const uint8_t* want = wanted_embeddings(b)) {
-    for (uint32_t i = 0; i < b.n_entries; ++i) {
-      if (want[i] && !b.embeddings) return Status::error("batch wants embeddings but has no output buffer");
-    }
-  }
-  return Status::ok();
+  return plugin_batch::validate(b, {n_vocab_, max_batch_, block_tokens_, n_blocks_});
 }
 
 void LlamaModel::matmul(const Weight& w, const float* x, float* y, int n_tokens) {
