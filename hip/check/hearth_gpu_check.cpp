@@ -116,27 +116,28 @@ int main(int argc, char** argv) {
       return true;
     };
     bool ok = true;
-    if (arg == "--plugin-dir")
+    if (arg == "--plugin-dir") {
       ok = value(&a.plugin_dir);
-    else if (arg == "--testdata")
+    } else if (arg == "--testdata") {
       ok = value(&a.testdata);
-    else if (arg == "--work")
+    } else if (arg == "--work") {
       ok = value(&a.work);
-    else if (arg == "--report")
+    } else if (arg == "--report") {
       ok = value(&a.report);
-    else if (arg == "--backend" && i + 1 < argc)
+    } else if (arg == "--backend" && i + 1 < argc) {
       a.backend = argv[++i];
-    else if (arg == "--no-7b")
+    } else if (arg == "--no-7b") {
       a.big = false;
-    else if (arg == "--no-bench")
+    } else if (arg == "--no-bench") {
       a.bench = false;
-    else if (arg == "--no-kernels")
+    } else if (arg == "--no-kernels") {
       a.kernels = false;
-    else if (arg == "--help" || arg == "-h") {
+    } else if (arg == "--help" || arg == "-h") {
       std::printf("%s", kUsage);
       return 0;
-    } else
+    } else {
       ok = false;
+    }
     if (!ok) {
       std::fprintf(stderr, "hearth-gpu-check: bad argument '%s'\n%s", arg.c_str(), kUsage);
       return 2;
