@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "gpu_shim.h"
 
 namespace hearth::gpu {
@@ -55,6 +57,24 @@ void matvec_int8(const DeviceMatrix& w, const QuantizedActivations& x, float* y,
 
 // The number of tokens up to which matmul uses the matrix-vector kernel.
 constexpr int kMatvecMaxTokens = 8;
+
+// Calls f(std::integral_constant<int, n>{}) for n in 1..kMatvecMaxTokens (the
+// matrix-vector kernels take the token count as a template argument); false
+// for any other n.
+template <typename F>
+bool with_token_count(int n, F&& f) {
+  switch (n) {
+    case 1: f(std::integral_constant<int, 1>{}); return true;
+    case 2: f(std::integral_constant<int, 2>{}); return true;
+    case 3: f(std::integral_constant<int, 3>{}); return true;
+    case 4: f(std::integral_constant<int, 4>{}); return true;
+    case 5: f(std::integral_constant<int, 5>{}); return true;
+    case 6: f(std::integral_constant<int, 6>{}); return true;
+    case 7: f(std::integral_constant<int, 7>{}); return true;
+    case 8: f(std::integral_constant<int, 8>{}); return true;
+  }
+  return false;
+}
 
 // out[n, dim] = x / sqrt(mean(x²) + eps) * weight, per row.
 void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps, hipStream_t stream);

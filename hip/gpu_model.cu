@@ -67,14 +67,8 @@ Result<std::unique_ptr<GpuModel>> GpuModel::create(const hearth_model_desc& d, c
   if (d.rope_type != HEARTH_ROPE_NORMAL && d.rope_type != HEARTH_ROPE_NEOX) {
     return Status::error("unknown rope type " + std::to_string(d.rope_type));
   }
-  if (o.kv_block_tokens == 0 || o.n_kv_blocks == 0 || o.max_batch_tokens == 0) {
-    return Status::error("kv_block_tokens, n_kv_blocks and max_batch_tokens must be positive");
-  }
+  HEARTH_RETURN_IF_ERROR(plugin_batch::validate_options(o));
   const uint64_t slots = static_cast<uint64_t>(o.kv_block_tokens) * o.n_kv_blocks;
-  if (slots > (1u << 24) || o.max_batch_tokens > (1u << 16)) {
-    return Status::error("KV pool of " + std::to_string(slots) + " tokens or batch of " +
-                         std::to_string(o.max_batch_tokens) + " tokens is too large");
-  }
 
   std::unique_ptr<GpuModel> m(new GpuModel());
   m->device_ = device;

@@ -120,17 +120,7 @@ void launch_matvec(const DeviceMatrix& w, const float* x, float* y, const float*
 
 template <uint32_t T>
 void matmul_of_format(const DeviceMatrix& w, const float* x, float* y, int n, const float* bias, hipStream_t stream) {
-  switch (n) {
-    case 1: return launch_matvec<T, 1>(w, x, y, bias, stream);
-    case 2: return launch_matvec<T, 2>(w, x, y, bias, stream);
-    case 3: return launch_matvec<T, 3>(w, x, y, bias, stream);
-    case 4: return launch_matvec<T, 4>(w, x, y, bias, stream);
-    case 5: return launch_matvec<T, 5>(w, x, y, bias, stream);
-    case 6: return launch_matvec<T, 6>(w, x, y, bias, stream);
-    case 7: return launch_matvec<T, 7>(w, x, y, bias, stream);
-    case 8: return launch_matvec<T, 8>(w, x, y, bias, stream);
-    default: break;
-  }
+  if (with_token_count(n, [&](auto nt) { launch_matvec<T, decltype(nt)::value>(w, x, y, bias, stream); })) return;
   const dim3 grid(static_cast<unsigned>((w.n_rows + kTileRows - 1) / kTileRows),
                   static_cast<unsigned>((n + kTileTokens - 1) / kTileTokens));
   launch(matmul_tiled_kernel<T>, grid, kTileThreads, stream, w.data, w.row_bytes, w.n_cols, w.n_rows, x, n, y, bias);
@@ -140,7 +130,6 @@ void matmul_of_format(const DeviceMatrix& w, const float* x, float* y, int n, co
 
 void matmul(const DeviceMatrix& w, const float* x, float* y, int n_tokens, const float* bias, hipStream_t stream,
             const QuantizedActivations* int8) {
-  static_assert(kMatvecMaxTokens == 8, "matmul_of_format's switch covers 1..8 tokens");
   if (n_tokens <= 0 || w.n_rows == 0) return;
   if (int8_dot_applies(w, n_tokens, int8)) {
     quantize_activations(x, w.n_cols, n_tokens, *int8, stream);

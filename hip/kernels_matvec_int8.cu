@@ -121,16 +121,7 @@ void launch_tokens(const DeviceMatrix& w, const QuantizedActivations& x, float* 
 template <uint32_t T>
 void launch_format(const DeviceMatrix& w, const QuantizedActivations& x, float* y, int n, const float* bias,
                    hipStream_t stream) {
-  switch (n) {
-    case 1: return launch_tokens<T, 1>(w, x, y, bias, stream);
-    case 2: return launch_tokens<T, 2>(w, x, y, bias, stream);
-    case 3: return launch_tokens<T, 3>(w, x, y, bias, stream);
-    case 4: return launch_tokens<T, 4>(w, x, y, bias, stream);
-    case 5: return launch_tokens<T, 5>(w, x, y, bias, stream);
-    case 6: return launch_tokens<T, 6>(w, x, y, bias, stream);
-    case 7: return launch_tokens<T, 7>(w, x, y, bias, stream);
-    case 8: return launch_tokens<T, 8>(w, x, y, bias, stream);
-  }
+  with_token_count(n, [&](auto nt) { launch_tokens<T, decltype(nt)::value>(w, x, y, bias, stream); });
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The checks every backend plugin makes on a hearth_batch before touching
+// The checks every backend plugin makes on its model options and on a
+// hearth_batch before touching
 // anything (see the batch contract in include/hearth/backend.h): sizes, null
 // arrays, token ids, sequence ids, positions covered by the sequence's KV
 // blocks and increasing within a sequence, block indices inside the pool,
@@ -24,6 +25,20 @@ struct BatchLimits {
   int64_t kv_block_tokens = 0;
   int64_t n_kv_blocks = 0;
 };
+
+// The model options every plugin accepts: a non-empty KV pool of at most
+// 2^24 token slots, batches of 1 to 2^16 entries.
+inline Status validate_options(const hearth_model_options& o) {
+  if (o.kv_block_tokens == 0 || o.n_kv_blocks == 0 || o.max_batch_tokens == 0) {
+    return Status::error("kv_block_tokens, n_kv_blocks and max_batch_tokens must be positive");
+  }
+  const uint64_t slots = static_cast<uint64_t>(o.kv_block_tokens) * o.n_kv_blocks;
+  if (slots > (1u << 24) || o.max_batch_tokens > (1u << 16)) {
+    return Status::error("KV pool of " + std::to_string(slots) + " tokens or batch of " +
+                         std::to_string(o.max_batch_tokens) + " tokens is too large");
+  }
+  return Status::ok();
+}
 
 // The batch's want_embeddings array, or null when the host sent none (or an ABI 1.0 batch).
 inline const uint8_t* wanted_embeddings(const hearth_batch& b) {

@@ -145,14 +145,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::create(const hearth_model_desc& 
   if (!std::isfinite(e.alibi_max_bias) || e.alibi_max_bias < 0.0f || !std::isfinite(e.clamp_kqv) || e.clamp_kqv < 0.0f) {
     return Status::error(where() + ": ALiBi bias and QKV clamp must be finite and not negative");
   }
-  if (o.kv_block_tokens == 0 || o.n_kv_blocks == 0 || o.max_batch_tokens == 0) {
-    return Status::error("kv_block_tokens, n_kv_blocks and max_batch_tokens must be positive");
-  }
+  HEARTH_RETURN_IF_ERROR(plugin_batch::validate_options(o));
   const uint64_t slots = static_cast<uint64_t>(o.kv_block_tokens) * o.n_kv_blocks;
-  if (slots > (1u << 24) || o.max_batch_tokens > (1u << 16)) {
-    return Status::error("KV pool of " + std::to_string(slots) + " tokens or batch of " +
-                         std::to_string(o.max_batch_tokens) + " tokens is too large");
-  }
   std::unique_ptr<LlamaModel> m(new LlamaModel(*recipe, d, o));
   HEARTH_RETURN_IF_ERROR(m->bind_weights(d).with_context(where()));
   m->isa_ = best_isa();
