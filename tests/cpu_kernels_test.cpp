@@ -197,6 +197,51 @@ TEST(CpuKernels, PackedGemmMatchesReference) {
   }
 }
 
+// Decode steps (fewer than kDecodeOrderMaxTokens tokens) sum Q4_0/Q8_0 in
+// llama.cpp's eight-lane order: every SIMD packed kernel must give exactly the
+// scalar row dot's bits (which spells that order out), so decode logits equal
+// the reference engine's on every path. Larger batches take another order and
+// only have to be close (PackedGemmMatchesReference).
+void expect_decode_order_bit_exact(Isa isa, GgmlType t) {
+  const size_t row_act = act_row_bytes(ActFormat::kQ8_0, 2048);  // room for the widest case
+  for (int64_t rows : {1, 16, 17, 40}) {
+    for (int64_t cols : {32, 64, 96, 2048}) {
+      const Matrix m = make_matrix(t, rows, cols, static_cast<uint32_t>(rows * 7 + cols));
+      AlignedBuf packed(packed_bytes(t, rows, cols));
+      const PackedMatrix pm = pack_matrix(t, m.bytes.data(), m.rb, rows, cols, packed.p);
+      for (int tokens = 1; tokens < kDecodeOrderMaxTokens; ++tokens) {
+        const auto x = random_floats(static_cast<size_t>(tokens * cols), 5 + tokens);
+        const size_t stride = act_q8p_stride(cols);
+        std::vector<uint8_t> act(stride * tokens), act_rows(row_act * tokens);
+        for (int k = 0; k < tokens; ++k) {
+          quantize_act_q8p(isa, &x[k * cols], &act[k * stride], cols);
+          quantize_activations(ActFormat::kQ8_0, &x[k * cols], &act_rows[k * row_act], cols);
+        }
+        std::vector<float> y(static_cast<size_t>(tokens * rows), -12345.0f);
+        packed_gemm(isa, pm, 0, pm.n_groups, act.data(), stride, tokens, y.data(), rows);
+        for (int k = 0; k < tokens; ++k) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const float want = dot_row(t, m.bytes.data() + r * m.rb, &act_rows[k * row_act], cols);
+            ASSERT_EQ(y[k * rows + r], want) << isa_name(isa) << " " << quant::type_traits(static_cast<uint32_t>(t))->name
+                                             << " rows=" << rows << " cols=" << cols << " tokens=" << tokens
+                                             << " row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernels, DecodeOrderIsBitExact) {
+  int checked = 0;
+  for (Isa isa : isas()) {
+    if (isa == Isa::kScalar) continue;  // the reference itself
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) expect_decode_order_bit_exact(isa, t);
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "no AVX2 on this CPU: only the scalar path, which is the reference here";
+}
+
 // Packed Q4_K and Q6_K (AVX-512 path; the scalar packed kernel always)
 // against dequantized weights times dequantized Q8_K activations, and against
 // the unpacked row dot (same integer sums, so within float rounding).

@@ -59,18 +59,52 @@ std::vector<double> log_softmax(const float* logits, size_t n) {
   return out;
 }
 
-// Tolerances. F32/F16 follow the reference to a few thousandths. Quantized
-// files multiply with 8-bit activations, so a difference of one rounding step
-// anywhere upstream re-quantizes differently; the CPU plugin follows
-// llama.cpp's numerics closely (f16 KV cache and value accumulator, f16
-// query, rope and norm summation order), which measured 0.0385 for Q4_0 and
-// 0.0504 for Q8_0 (a single value of 640; the rest are within 0.05).
+// Two teacher-forced readings per file. "decode" computes the logits as
+// generation does and as the references were made (the prompt as one batch,
+// then one decode step per reference token): the bounds apply, and on
+// the AVX-512 path the quantized files reproduce llama.cpp bit for bit
+// (decode-order products, kernels.h). "batched" feeds prompt and continuation
+// in prefill batches of 64, whose products sum in a faster order: one
+// rounding step apart anywhere upstream re-quantizes an 8-bit activation
+// differently, so quantized files get a looser bound there (measured 0.0504
+// for Q8_0 against 0.05; llama.cpp itself, teacher-forced in one batch on
+// the same machine, is 0.099 from its own references).
 struct ModelExpectation {
   std::string name;
-  bool exact_greedy;        // F32/F16: greedy generation must match exactly
-  double min_top1;          // teacher-forced top-1 agreement
-  double logprob_tolerance; // max |ours - reference| over tokens both list
+  bool exact_greedy;          // F32/F16: greedy generation must match exactly
+  double min_top1;            // teacher-forced top-1 agreement
+  double logprob_tolerance;   // max |ours - reference| over tokens both list, decode steps
+  double batched_tolerance;   // the same, prefill batches
 };
+
+struct Agreement {
+  int agree = 0, total = 0, n_over = 0, n_listed = 0;
+  double max_diff = 0;
+  double top1() const { return static_cast<double>(agree) / total; }
+};
+
+// Adds one case's positions: `logits` holds a row per token of prompt + continuation (minus the last).
+void compare(const RefCase& c, const std::vector<float>& logits, size_t n_vocab, Agreement& a) {
+  for (size_t j = 0; j < c.generated_ids.size(); ++j) {
+    const size_t row = c.prompt_ids.size() - 1 + j;
+    const auto lp = log_softmax(logits.data() + row * n_vocab, n_vocab);
+    const int32_t ours = static_cast<int32_t>(std::max_element(lp.begin(), lp.end()) - lp.begin());
+    a.agree += ours == c.top5[j][0].first;
+    ++a.total;
+    for (const auto& [tok, ref_lp] : c.top5[j]) {
+      const double diff = std::abs(lp[tok] - ref_lp);
+      a.max_diff = std::max(a.max_diff, diff);
+      a.n_over += diff > 0.05;
+      ++a.n_listed;
+    }
+  }
+}
+
+void report(const std::string& name, const char* how, const Agreement& a) {
+  std::printf("[ figures  ] %s (%s): teacher-forced top-1 agreement %d/%d = %.1f%%, max |logprob diff| %.4f, "
+              "%d of %d listed log-probabilities differ by more than 0.05\n",
+              name.c_str(), how, a.agree, a.total, 100 * a.top1(), a.max_diff, a.n_over, a.n_listed);
+}
 
 class EngineReference : public ::testing::TestWithParam<ModelExpectation> {};
 
@@ -87,8 +121,7 @@ TEST_P(EngineReference, MatchesLlamaCpp) {
   ASSERT_TRUE(model) << model.message();
   const size_t n_vocab = (*model)->config().n_vocab;
 
-  int agree = 0, total = 0, n_over = 0, n_listed = 0;
-  double max_diff = 0;
+  Agreement decode, batched;
   for (const auto& c : cases) {
     // Tokenizer: exact prompt ids (BOS added, special tokens parsed).
     EXPECT_EQ((*model)->tokenizer().encode(c.prompt, true, true), c.prompt_ids) << "prompt: " << c.prompt;
@@ -97,21 +130,12 @@ TEST_P(EngineReference, MatchesLlamaCpp) {
     std::vector<int32_t> seq = c.prompt_ids;
     seq.insert(seq.end(), c.generated_ids.begin(), c.generated_ids.end());
     seq.pop_back();  // the last token's successor is not in the reference
-    auto logits = teacher_forced_logits(**model, seq);
-    ASSERT_TRUE(logits) << logits.message();
-    for (size_t j = 0; j < c.generated_ids.size(); ++j) {
-      const size_t row = c.prompt_ids.size() - 1 + j;
-      const auto lp = log_softmax(logits->data() + row * n_vocab, n_vocab);
-      const int32_t ours = static_cast<int32_t>(std::max_element(lp.begin(), lp.end()) - lp.begin());
-      agree += ours == c.top5[j][0].first;
-      ++total;
-      for (const auto& [tok, ref_lp] : c.top5[j]) {
-        const double diff = std::abs(lp[tok] - ref_lp);
-        max_diff = std::max(max_diff, diff);
-        n_over += diff > 0.05;
-        ++n_listed;
-      }
-    }
+    auto stepped = teacher_forced_decode_logits(**model, seq, c.prompt_ids.size());
+    ASSERT_TRUE(stepped) << stepped.message();
+    compare(c, *stepped, n_vocab, decode);
+    auto whole = teacher_forced_logits(**model, seq);
+    ASSERT_TRUE(whole) << whole.message();
+    compare(c, *whole, n_vocab, batched);
 
     if (e.exact_greedy) {
       GenerateRequest req;
@@ -124,23 +148,24 @@ TEST_P(EngineReference, MatchesLlamaCpp) {
       EXPECT_EQ(gen->tokens, c.generated_ids) << "greedy generation differs for prompt: " << c.prompt;
     }
   }
-  const double top1 = static_cast<double>(agree) / total;
-  std::printf("[ figures  ] %s: teacher-forced top-1 agreement %d/%d = %.1f%%, max |logprob diff| %.4f, "
-              "%d of %d listed log-probabilities differ by more than 0.05\n",
-              e.name.c_str(), agree, total, 100 * top1, max_diff, n_over, n_listed);
-  RecordProperty("top1_agreement", std::to_string(top1));
-  RecordProperty("max_logprob_diff", std::to_string(max_diff));
-  EXPECT_GE(top1, e.min_top1);
-  EXPECT_LE(max_diff, e.logprob_tolerance);
+  report(e.name, "decode steps", decode);
+  report(e.name, "prefill batches", batched);
+  RecordProperty("top1_agreement", std::to_string(decode.top1()));
+  RecordProperty("max_logprob_diff", std::to_string(decode.max_diff));
+  RecordProperty("max_logprob_diff_batched", std::to_string(batched.max_diff));
+  EXPECT_GE(decode.top1(), e.min_top1);
+  EXPECT_LE(decode.max_diff, e.logprob_tolerance);
+  EXPECT_GE(batched.top1(), e.min_top1);
+  EXPECT_LE(batched.max_diff, e.batched_tolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Models, EngineReference,
-    ::testing::Values(ModelExpectation{"aidreams260K-f32", true, 1.0, 0.01},
-                      ModelExpectation{"aidreams260K-f16", true, 1.0, 0.01},
-                      ModelExpectation{"aidreams260K-q8_0", false, 0.95, 0.06},
-                      ModelExpectation{"aidreams260K-q4_0", false, 0.95, 0.05},
-                      ModelExpectation{"llama-2-tiny-random", false, 0.0, 0.01}),
+    ::testing::Values(ModelExpectation{"aidreams260K-f32", true, 1.0, 0.01, 0.01},
+                      ModelExpectation{"aidreams260K-f16", true, 1.0, 0.01, 0.01},
+                      ModelExpectation{"aidreams260K-q8_0", false, 0.95, 0.05, 0.06},
+                      ModelExpectation{"aidreams260K-q4_0", false, 0.95, 0.05, 0.06},
+                      ModelExpectation{"llama-2-tiny-random", false, 0.0, 0.01, 0.01}),
     [](const auto& info) {
       std::string n = info.param.name;
       for (char& ch : n) if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';

@@ -151,4 +151,21 @@ Result<std::vector<float>> teacher_forced_logits(LoadedModel& model, const std::
   return all;
 }
 
+Result<std::vector<float>> teacher_forced_decode_logits(LoadedModel& model, const std::vector<int32_t>& tokens,
+                                                        size_t n_prompt) {
+  HEARTH_RETURN_IF_ERROR(check_prompt(model, tokens));
+  if (n_prompt == 0 || n_prompt > tokens.size()) {
+    return Status::error("the prompt length " + std::to_string(n_prompt) + " is not within 1.." +
+                         std::to_string(tokens.size()));
+  }
+  SequenceBlocks seq(model.kv_blocks());
+  std::vector<float> all, scratch;
+  all.reserve(tokens.size() * model.config().n_vocab);
+  HEARTH_RETURN_IF_ERROR(prefill(model, seq, tokens, 0, n_prompt, &all, scratch));
+  for (size_t i = n_prompt; i < tokens.size(); ++i) {
+    HEARTH_RETURN_IF_ERROR(prefill(model, seq, tokens, i, i + 1, &all, scratch));
+  }
+  return all;
+}
+
 }  // namespace hearth::engine

@@ -53,4 +53,10 @@ Result<GenerateResult> generate(LoadedModel& model, const GenerateRequest& reque
 // evaluation.
 Result<std::vector<float>> teacher_forced_logits(LoadedModel& model, const std::vector<int32_t>& tokens);
 
+// The same, computed as generation computes it: tokens [0, n_prompt) as the
+// prompt (prefill batches), then each later token as its own decode step.
+// The logits equal those generate() sees when it samples those tokens.
+Result<std::vector<float>> teacher_forced_decode_logits(LoadedModel& model, const std::vector<int32_t>& tokens,
+                                                        size_t n_prompt);
+
 }  // namespace hearth::engine

@@ -435,7 +435,7 @@ float f16_dot(const uint16_t* q, const uint16_t* k, int n) {
 }
 
 void f16_mad(uint16_t* acc, const uint16_t* v, float w, int n) {
-  for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(fp16_to_fp32(acc[i]) + fp16_to_fp32(v[i]) * w);
+  for (int i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(fp16_to_fp32(v[i]), w, fp16_to_fp32(acc[i])));
 }
 
 void f16_scale(uint16_t* acc, float s, int n) {

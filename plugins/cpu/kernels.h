@@ -5,7 +5,10 @@
 //
 // Numerics: integer dot products inside a block are exact in every path;
 // only the order of float accumulation differs between paths (see
-// tests/cpu_kernels_test.cpp for the stated tolerances).
+// tests/cpu_kernels_test.cpp for the stated tolerances), except in decode
+// steps: there the Q4_0/Q8_0 and F16 products and the attention dots follow
+// llama.cpp's AVX-512 build exactly on the AVX2 and AVX-512 paths, so a
+// decode step gives the same bits on both and as the reference engine.
 //
 // Packed weights ("R16"): Q4_0 and Q8_0 matrices are repacked at load into
 // groups of 16 rows, interleaved 4 bytes at a time, so one 512-bit VNNI
@@ -83,11 +86,23 @@ void quantize_act_q8k(Isa isa, const float* x, void* dst, int64_t n);
 // y[t * ldy + r] = row r · activation t, for rows of groups [g0, g1) and
 // tokens [0, n_tokens). Q4_0/Q8_0 take act_q8p activations; Q4_K and Q6_K take
 // quant_dot.h's Q8_K rows (act_row_bytes(kQ8_K, n) apart).
+//
+// Q4_0/Q8_0 products of fewer than kDecodeOrderMaxTokens tokens (decode
+// steps) sum in the order of llama.cpp's x86 ggml_vec_dot_q*_0_q8_0: eight
+// float lanes per row, lane i accumulating (fused multiply-add over blocks)
+// the integer sum of elements 4i..4i+3 times the block's two scales, the lanes
+// then added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). Decode therefore gives
+// the reference engine's logits bit for bit; larger batches (prefill) take
+// the faster one-sum-per-block order.
+inline constexpr int kDecodeOrderMaxTokens = 8;
 void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                  int n_tokens, float* y, int64_t ldy);
 
 // F16 / BF16 weights (GGUF layout) times float activations:
-// y[t * ldy + r] = w_r · a_t for rows [r0, r1).
+// y[t * ldy + r] = w_r · a_t for rows [r0, r1). F16 rows of decode steps
+// (fewer than kPanelMinTokens tokens), and F16 rows whose length is not a
+// multiple of 16, sum in ggml_vec_dot_f16's AVX-512 order (llama.cpp's decode
+// kernel), on the AVX2 path too.
 // With `panel` (float_panel_floats(n) floats, 64-byte aligned) and at least
 // kPanelMinTokens tokens, the AVX-512 path converts 32 rows at a time once
 // into a transposed f32 panel and runs every token over it (prefill): the

@@ -106,11 +106,95 @@ HEARTH_AVX2 void packed_one(const PackedMatrix& w, int64_t g, const uint8_t* a, 
   std::memcpy(y + row0, out, static_cast<size_t>(valid) * sizeof(float));
 }
 
+// packed_one in llama.cpp's decode order (kernels.h, kDecodeOrderMaxTokens):
+// slice i of a block (elements 4i..4i+3 of 8 rows) is lane i of each row, with
+// its own float accumulator; the integer slice sums come from ggml's own
+// instruction pair (|w| times sign-adjusted activations, then pairs of 16-bit
+// sums), which cannot saturate for these ranges.
+template <bool kQ4>
+HEARTH_AVX2 void packed_one_lanes(const PackedMatrix& w, int64_t g, const uint8_t* a, float* y) {
+  const uint8_t* gq = w.quants(g);
+  const uint16_t* gs = w.scales(g);
+  const int64_t nb = w.nb;
+  const auto* aq = reinterpret_cast<const int8_t*>(a);
+  const auto* ad = reinterpret_cast<const float*>(a + w.n_cols);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const __m256i eight = _mm256_set1_epi8(8);
+  const __m256i ones = _mm256_set1_epi16(1);
+  alignas(32) float out[kPackRows];
+  for (int h = 0; h < 2; ++h) {
+    __m256 lane[8];
+    for (auto& l : lane) l = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256 ws =
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gs + b * kPackRows + 8 * h)));
+      const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(ad[b]));
+      const uint8_t* bq = gq + b * w.qbytes + 32 * h;
+      const int8_t* q = aq + b * 32;
+      for (int i = 0; i < 8; ++i) {
+        __m256i v;  // signed elements 4i..4i+3 of 8 rows
+        if constexpr (kQ4) {
+          const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 64 * (i % 4)));
+          v = _mm256_sub_epi8(_mm256_and_si256(i < 4 ? raw : _mm256_srli_epi16(raw, 4), m4), eight);
+        } else {
+          v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bq + 64 * i));
+        }
+        const __m256i av = _mm256_set1_epi32(load_i32(q + 4 * i));
+        const __m256i c = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(av, v)), ones);
+        lane[i] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(c), lane[i]);
+      }
+    }
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(lane[0], lane[4]), _mm256_add_ps(lane[2], lane[6])),
+                                     _mm256_add_ps(_mm256_add_ps(lane[1], lane[5]), _mm256_add_ps(lane[3], lane[7])));
+    _mm256_store_ps(out + 8 * h, sum);
+  }
+  const int64_t row0 = g * kPackRows;
+  const int64_t valid = w.n_rows - row0 < kPackRows ? w.n_rows - row0 : kPackRows;
+  std::memcpy(y + row0, out, static_cast<size_t>(valid) * sizeof(float));
+}
+
 template <bool kBf16>
 HEARTH_AVX2 inline __m256 load8(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   if constexpr (kBf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   return _mm256_cvtph_ps(h);
+}
+
+// ggml_vec_dot_f16's order on AVX-512 (kernels_avx512.cpp), each 16-lane
+// accumulator kept as two 8-lane halves and reduced as GCC's
+// _mm512_reduce_add_ps does, so AVX2 machines compute the bits the AVX-512
+// reference build computes. Second operand: f16 (attention) or f32 holding
+// f16-rounded values (weight rows).
+template <bool kF16Second>
+HEARTH_AVX2 float f16_dot_ggml_order(const uint16_t* w, const void* second, int64_t n) {
+  const auto* b16 = static_cast<const uint16_t*>(second);
+  const auto* b32 = static_cast<const float*>(second);
+  const int64_t np = n & ~int64_t{63};
+  __m256 lo[4], hi[4];
+  for (int j = 0; j < 4; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < np; i += 64) {
+    for (int j = 0; j < 4; ++j) {
+      const int64_t k = i + 16 * j;
+      const __m256 b_lo = kF16Second ? load8<false>(b16 + k) : _mm256_loadu_ps(b32 + k);
+      const __m256 b_hi = kF16Second ? load8<false>(b16 + k + 8) : _mm256_loadu_ps(b32 + k + 8);
+      lo[j] = _mm256_fmadd_ps(load8<false>(w + k), b_lo, lo[j]);
+      hi[j] = _mm256_fmadd_ps(load8<false>(w + k + 8), b_hi, hi[j]);
+    }
+  }
+  for (int j = 0; j < 2; ++j) {
+    lo[j] = _mm256_add_ps(lo[j], lo[j + 2]);
+    hi[j] = _mm256_add_ps(hi[j], hi[j + 2]);
+  }
+  const __m256 t3 = _mm256_add_ps(_mm256_add_ps(hi[0], hi[1]), _mm256_add_ps(lo[0], lo[1]));
+  const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+  alignas(16) float t[4];
+  _mm_store_ps(t, t6);
+  double sum = (t[0] + t[2]) + (t[1] + t[3]);
+  for (int64_t i = np; i < n; ++i) {
+    const float b = kF16Second ? quant::fp16_to_fp32(b16[i]) : b32[i];
+    sum += static_cast<double>(quant::fp16_to_fp32(w[i]) * b);
+  }
+  return static_cast<float>(sum);
 }
 
 template <bool kBf16>
@@ -200,10 +284,17 @@ HEARTH_AVX2 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n) {
 
 HEARTH_AVX2 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                              int n_tokens, float* y, int64_t ldy) {
+  const bool decode_order = n_tokens < kDecodeOrderMaxTokens;
   for (int64_t g = g0; g < g1; ++g) {
     for (int t = 0; t < n_tokens; ++t) {
       const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
-      if (w.type == GgmlType::Q4_0) {
+      if (decode_order) {
+        if (w.type == GgmlType::Q4_0) {
+          packed_one_lanes<true>(w, g, a, y + t * ldy);
+        } else {
+          packed_one_lanes<false>(w, g, a, y + t * ldy);
+        }
+      } else if (w.type == GgmlType::Q4_0) {
         packed_one<true>(w, g, a, y + t * ldy);
       } else {
         packed_one<false>(w, g, a, y + t * ldy);
@@ -214,6 +305,14 @@ HEARTH_AVX2 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, cons
 
 HEARTH_AVX2 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
                             size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy) {
+  if (t == GgmlType::F16 && (n % 16 != 0 || n_tokens < kPanelMinTokens)) {  // as the AVX-512 path (see there)
+    for (int tk = 0; tk < n_tokens; ++tk) {
+      for (int64_t r = r0; r < r1; ++r) {
+        y[tk * ldy + r] = f16_dot_ggml_order<false>(reinterpret_cast<const uint16_t*>(w + r * row_bytes), a + tk * lda, n);
+      }
+    }
+    return;
+  }
   if (t == GgmlType::BF16) {
     float_gemm_t<true>(w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy);
   } else {
@@ -308,14 +407,7 @@ HEARTH_AVX2 void silu_mul(float* g, const float* u, int64_t n) {
   if (i < n) scalar::silu_mul(g + i, u + i, n - i);
 }
 
-HEARTH_AVX2 float f16_dot(const uint16_t* q, const uint16_t* k, int n) {
-  __m256 acc = _mm256_setzero_ps();
-  int i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(load8<false>(q + i), load8<false>(k + i), acc);
-  float s = hsum_ps(acc);
-  for (; i < n; ++i) s += quant::fp16_to_fp32(q[i]) * quant::fp16_to_fp32(k[i]);
-  return s;
-}
+HEARTH_AVX2 float f16_dot(const uint16_t* q, const uint16_t* k, int n) { return f16_dot_ggml_order<true>(k, q, n); }
 
 HEARTH_AVX2 void f16_mad(uint16_t* acc, const uint16_t* v, float w, int n) {
   const __m256 vw = _mm256_set1_ps(w);

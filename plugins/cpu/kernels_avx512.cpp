@@ -114,10 +114,88 @@ HEARTH_AVX512 void packed_tile(const PackedMatrix& w, int64_t g, const uint8_t* 
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, acc[t]);
 }
 
+// packed_tile in llama.cpp's decode order (kernels.h, kDecodeOrderMaxTokens):
+// slice i of a block (elements 4i..4i+3 of 16 rows) is lane i of each row,
+// with its own float accumulator. vpdpbusd wants one unsigned operand: here
+// the activations, offset by +128, so a slice's integer sum comes out as
+// sum(w * a) + 128 * sum(w); the second term is per row, shared by every
+// token, and starts the accumulation negated.
+template <int T, bool kQ4>
+HEARTH_AVX512 void packed_tile_lanes(const PackedMatrix& w, int64_t g, const uint8_t* act, size_t act_stride,
+                                     float* y, int64_t ldy) {
+  const uint8_t* gq = w.quants(g);
+  const uint16_t* gs = w.scales(g);
+  const int64_t nb = w.nb;
+  const int8_t* aq[T];
+  const float* ad[T];
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* base = act + static_cast<size_t>(t) * act_stride;
+    aq[t] = reinterpret_cast<const int8_t*>(base);
+    ad[t] = reinterpret_cast<const float*>(base + w.n_cols);
+  }
+  __m512 lane[T][8];
+  for (int t = 0; t < T; ++t) {
+    for (int i = 0; i < 8; ++i) lane[t][i] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i eight = _mm512_set1_epi8(8);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gs + b * kPackRows)));
+    const uint8_t* bq = gq + b * w.qbytes;
+    if constexpr (T == 1) prefetch_ahead(bq, w.qbytes);
+    __m512i wv[8];     // wv[i]: signed elements 4i..4i+3 of each row
+    __m512i start[8];  // -128 * (their sum), per row
+    if constexpr (kQ4) {
+      for (int i = 0; i < 4; ++i) {
+        const __m512i v = _mm512_loadu_si512(bq + 64 * i);
+        wv[i] = _mm512_sub_epi8(_mm512_and_si512(v, m4), eight);
+        wv[4 + i] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), eight);
+      }
+    } else {
+      for (int i = 0; i < 8; ++i) wv[i] = _mm512_loadu_si512(bq + 64 * i);
+    }
+    for (int i = 0; i < 8; ++i) {
+      start[i] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, wv[i]));
+    }
+    for (int t = 0; t < T; ++t) {
+      const int8_t* q = aq[t] + b * 32;
+      const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(ad[t][b]));
+      for (int i = 0; i < 8; ++i) {
+        const __m512i a = _mm512_xor_si512(_mm512_set1_epi32(load_i32(q + 4 * i)), flip);
+        const __m512i c = _mm512_dpbusd_epi32(start[i], a, wv[i]);
+        lane[t][i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(c), lane[t][i]);
+      }
+    }
+  }
+  const int64_t row0 = g * kPackRows;
+  const int64_t valid = w.n_rows - row0 < kPackRows ? w.n_rows - row0 : kPackRows;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int t = 0; t < T; ++t) {
+    const __m512* l = lane[t];
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+                                     _mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])));
+    _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, sum);
+  }
+}
+
 template <bool kQ4>
 HEARTH_AVX512 void packed_gemm_t(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act,
                                  size_t act_stride, int n_tokens, float* y, int64_t ldy) {
   constexpr int kTile = 4;
+  if (n_tokens < kDecodeOrderMaxTokens) {
+    for (int64_t g = g0; g < g1; ++g) {
+      for (int t = 0; t < n_tokens; t += 2) {
+        const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+        if (t + 1 < n_tokens) {
+          packed_tile_lanes<2, kQ4>(w, g, a, act_stride, y + t * ldy, ldy);
+        } else {
+          packed_tile_lanes<1, kQ4>(w, g, a, act_stride, y + t * ldy, ldy);
+        }
+      }
+    }
+    return;
+  }
   for (int64_t g = g0; g < g1; ++g) {
     int t = 0;
     for (; t + kTile <= n_tokens; t += kTile) {
@@ -351,25 +429,33 @@ HEARTH_AVX512 void float_rows(const uint8_t* w, size_t row_bytes, int64_t r0, in
   for (; r < r1; ++r) float_tile<1, T, kBf16>(w + r * row_bytes, row_bytes, a, lda, n, y + r, ldy);
 }
 
-// One F16 row times f16-rounded activations in the order of llama.cpp's
-// ggml_vec_dot_f16 on AVX-512 (four 16-lane accumulators over steps of 64,
-// reduced pairwise, the leftover elements added in double). llama.cpp uses
-// that kernel where its tiled sgemm declines a row length that is not a
-// multiple of 16, so rows of such lengths follow it here too.
-HEARTH_AVX512 float f16_dot_ggml_order(const uint16_t* w, const float* a, int64_t n) {
+// ggml_vec_dot_f16's order on AVX-512: four 16-lane accumulators over steps
+// of 64, reduced pairwise, the leftover products added in double. The second
+// operand is f16 (attention: the f16 query against the f16 KV cache) or f32
+// holding f16-rounded values (weight rows, below).
+template <bool kF16Second>
+HEARTH_AVX512 float f16_dot_ggml_order(const uint16_t* w, const void* second, int64_t n) {
+  const auto* b16 = static_cast<const uint16_t*>(second);
+  const auto* b32 = static_cast<const float*>(second);
   const int64_t np = n & ~int64_t{63};
   __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t i = 0; i < np; i += 64) {
     for (int j = 0; j < 4; ++j) {
       const __m512 wv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i + 16 * j)));
-      s[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(a + i + 16 * j), s[j]);
+      const __m512 bv = kF16Second
+                            ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b16 + i + 16 * j)))
+                            : _mm512_loadu_ps(b32 + i + 16 * j);
+      s[j] = _mm512_fmadd_ps(wv, bv, s[j]);
     }
   }
   s[0] = _mm512_add_ps(s[0], s[2]);
   s[1] = _mm512_add_ps(s[1], s[3]);
   s[0] = _mm512_add_ps(s[0], s[1]);
   double sum = _mm512_reduce_add_ps(s[0]);
-  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(quant::fp16_to_fp32(w[i]) * a[i]);
+  for (int64_t i = np; i < n; ++i) {
+    const float b = kF16Second ? quant::fp16_to_fp32(b16[i]) : b32[i];
+    sum += static_cast<double>(quant::fp16_to_fp32(w[i]) * b);
+  }
   return static_cast<float>(sum);
 }
 
@@ -555,10 +641,13 @@ HEARTH_AVX512 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, co
 
 HEARTH_AVX512 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
                               size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
-  if (t == GgmlType::F16 && n % 16 != 0) {
+  // F16 rows in ggml_vec_dot_f16's order: llama.cpp's decode step (one token)
+  // multiplies every F16 matrix that way, and its sgemm declines row lengths
+  // that are not a multiple of 16 at any batch size.
+  if (t == GgmlType::F16 && (n % 16 != 0 || n_tokens < kPanelMinTokens)) {
     for (int tk = 0; tk < n_tokens; ++tk) {
       for (int64_t r = r0; r < r1; ++r) {
-        y[tk * ldy + r] = f16_dot_ggml_order(reinterpret_cast<const uint16_t*>(w + r * row_bytes), a + tk * lda, n);
+        y[tk * ldy + r] = f16_dot_ggml_order<false>(reinterpret_cast<const uint16_t*>(w + r * row_bytes), a + tk * lda, n);
       }
     }
     return;
@@ -590,13 +679,7 @@ HEARTH_AVX512 void silu_mul(float* g, const float* u, int64_t n) {
 }
 
 HEARTH_AVX512 float f16_dot(const uint16_t* q, const uint16_t* k, int n) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, q + i)),
-                          _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + i)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  return f16_dot_ggml_order<true>(k, q, n);
 }
 
 HEARTH_AVX512 void f16_mad(uint16_t* acc, const uint16_t* v, float w, int n) {

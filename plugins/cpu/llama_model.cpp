@@ -521,9 +521,11 @@ void LlamaModel::rope(float* x, int n_tokens, int n_heads) {
         // NORMAL rotates adjacent pairs; NEOX rotates element i with i + n_rot/2.
         const int a = rope_neox_ ? i : 2 * i;
         const int b = rope_neox_ ? i + half : 2 * i + 1;
+        // Fused as ggml's rotation compiles (x0*c - x1*s contracts to
+        // fma(x0, c, -(x1*s))): the reference engine's bits, on every CPU.
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x0 * s + x1 * c;
+        v[a] = std::fma(x0, c, -(x1 * s));
+        v[b] = std::fma(x0, s, x1 * c);
       }
     }
   }
@@ -533,9 +535,11 @@ void LlamaModel::rope(float* x, int n_tokens, int n_heads) {
 // sequence (the last n_swa of them under a sliding window), in one pass with
 // an online softmax. The numerics follow llama.cpp's CPU flash attention, the
 // engine users compare against: the KV cache holds f16, the query is rounded
-// to f16, products are summed in double, and the weighted sum of values is
-// kept in f16. Matching it keeps quantized models' log-probabilities within a
-// few hundredths of the reference's (see engine_reference_test). ALiBi adds
+// to f16, query-key products are summed in ggml_vec_dot_f16's order (f16_dot),
+// the weighted sum of values is kept in f16, and the denominator is updated
+// with one fused multiply-add. With the decode-order matrix products
+// (kernels.h) a decode step on the AVX-512 path reproduces llama.cpp's logits
+// bit for bit on the reference files (engine_reference_test). ALiBi adds
 // slope * -(pos - t) to each scaled score, with the distance rounded to f16
 // as llama.cpp's mask holds it.
 void LlamaModel::attention(const hearth_batch& b, int layer, int n_tokens) {
@@ -569,7 +573,7 @@ void LlamaModel::attention(const hearth_batch& b, int layer, int n_tokens) {
         weight = std::exp(score - max_score);
       }
       f16_mad(isa_, acc, v_slot(layer, slot) + kv_offset, weight, head_dim_);
-      sum = sum * old_scale + weight;
+      sum = std::fma(sum, old_scale, weight);  // ggml's S*ms + vs, fused as its build compiles it
     }
     const float inv = 1.0f / sum;
     float* out = attn_out_.data() + (static_cast<size_t>(n) * n_head_ + h) * head_dim_;

@@ -90,15 +90,36 @@ void quantize_q8_K(const float* x, block_q8_K* y, int64_t n) {
 // Low 4 bits of element j of a legacy block: low nibbles hold 0..15, high 16..31.
 inline int nibble(const uint8_t* qs, int j) { return j < QK / 2 ? (qs[j] & 0xF) : (qs[j - QK / 2] >> 4); }
 
-float dot_q4_0(const block_q4_0* w, const block_q8_0* a, int64_t nb) {
-  float sum = 0.0f;
+// Q4_0 and Q8_0 dots sum in the decode order of kernels.h (llama.cpp's x86
+// ggml_vec_dot_q*_0_q8_0): lane i of eight holds the fused multiply-add
+// chain over blocks of (sum of elements 4i..4i+3) x (weight scale x
+// activation scale); the lanes are added pairwise at the end.
+template <typename Weight>
+float dot_in_lanes(int64_t nb, const block_q8_0* a, const Weight& weight_of) {
+  float lane[8] = {};
   for (int64_t b = 0; b < nb; ++b) {
-    int sumi = 0;
-    for (int j = 0; j < QK; ++j) sumi += (nibble(w[b].qs, j) - 8) * a[b].qs[j];
-    sum += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+    const float d = weight_of.scale(b) * fp16_to_fp32(a[b].d);
+    for (int l = 0; l < 8; ++l) {
+      int sumi = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) sumi += weight_of.q(b, j) * a[b].qs[j];
+      lane[l] = std::fma(d, static_cast<float>(sumi), lane[l]);
+    }
   }
-  return sum;
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
 }
+
+struct Q4_0Weights {
+  const block_q4_0* w;
+  float scale(int64_t b) const { return fp16_to_fp32(w[b].d); }
+  int q(int64_t b, int j) const { return nibble(w[b].qs, j) - 8; }
+};
+struct Q8_0Weights {
+  const block_q8_0* w;
+  float scale(int64_t b) const { return fp16_to_fp32(w[b].d); }
+  int q(int64_t b, int j) const { return w[b].qs[j]; }
+};
+
+float dot_q4_0(const block_q4_0* w, const block_q8_0* a, int64_t nb) { return dot_in_lanes(nb, a, Q4_0Weights{w}); }
 
 float dot_q5_0(const block_q5_0* w, const block_q8_0* a, int64_t nb) {
   float sum = 0.0f;
@@ -112,15 +133,7 @@ float dot_q5_0(const block_q5_0* w, const block_q8_0* a, int64_t nb) {
   return sum;
 }
 
-float dot_q8_0(const block_q8_0* w, const block_q8_0* a, int64_t nb) {
-  float sum = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int sumi = 0;
-    for (int j = 0; j < QK; ++j) sumi += w[b].qs[j] * a[b].qs[j];
-    sum += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
-  }
-  return sum;
-}
+float dot_q8_0(const block_q8_0* w, const block_q8_0* a, int64_t nb) { return dot_in_lanes(nb, a, Q8_0Weights{w}); }
 
 // x = q * d + m: sum = d*da*Σq·qa + m*sa, where sa = da*Σqa is stored with the activations.
 float dot_q4_1(const block_q4_1* w, const block_q8_1* a, int64_t nb) {
