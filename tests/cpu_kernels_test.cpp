@@ -197,19 +197,40 @@ TEST(CpuKernels, PackedGemmMatchesReference) {
   }
 }
 
-// Decode steps (fewer than kDecodeOrderMaxTokens tokens) sum Q4_0/Q8_0 in
-// llama.cpp's eight-lane order: every SIMD packed kernel must give exactly the
-// scalar row dot's bits (which spells that order out), so decode logits equal
-// the reference engine's on every path. Larger batches take another order and
-// only have to be close (PackedGemmMatchesReference).
-void expect_decode_order_bit_exact(Isa isa, GgmlType t) {
+// Block order (kernels.h): one exact integer sum per block, fused into the
+// row's accumulator with the product of the two scales.
+float block_order_dot(GgmlType t, const uint8_t* row, const quant::block_q8_0* a, int64_t cols) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    int sum = 0;
+    float dw;
+    if (t == GgmlType::Q4_0) {
+      const auto& w = reinterpret_cast<const quant::block_q4_0*>(row)[b];
+      for (int j = 0; j < 16; ++j) sum += ((w.qs[j] & 0xF) - 8) * a[b].qs[j] + ((w.qs[j] >> 4) - 8) * a[b].qs[16 + j];
+      dw = quant::fp16_to_fp32(w.d);
+    } else {
+      const auto& w = reinterpret_cast<const quant::block_q8_0*>(row)[b];
+      for (int j = 0; j < 32; ++j) sum += w.qs[j] * a[b].qs[j];
+      dw = quant::fp16_to_fp32(w.d);
+    }
+    acc = std::fma(static_cast<float>(sum), dw * quant::fp16_to_fp32(a[b].d), acc);
+  }
+  return acc;
+}
+
+// Each SIMD packed kernel computes exactly the bits of the order llama.cpp
+// uses for the matrix (kernels.h, lane_order): lane order (the scalar row dot
+// spells it out) for Q8_0 and Q4_0 with a row count not a multiple of 8 in
+// decode steps, block order otherwise. So decode logits equal the reference
+// engine's on every path.
+void expect_llama_cpp_order_bit_exact(Isa isa, GgmlType t) {
   const size_t row_act = act_row_bytes(ActFormat::kQ8_0, 2048);  // room for the widest case
   for (int64_t rows : {1, 16, 17, 40}) {
     for (int64_t cols : {32, 64, 96, 2048}) {
       const Matrix m = make_matrix(t, rows, cols, static_cast<uint32_t>(rows * 7 + cols));
       AlignedBuf packed(packed_bytes(t, rows, cols));
       const PackedMatrix pm = pack_matrix(t, m.bytes.data(), m.rb, rows, cols, packed.p);
-      for (int tokens = 1; tokens < kDecodeOrderMaxTokens; ++tokens) {
+      for (int tokens : {1, 2, 3, kDecodeOrderMaxTokens - 1, kDecodeOrderMaxTokens, kDecodeOrderMaxTokens + 1}) {
         const auto x = random_floats(static_cast<size_t>(tokens * cols), 5 + tokens);
         const size_t stride = act_q8p_stride(cols);
         std::vector<uint8_t> act(stride * tokens), act_rows(row_act * tokens);
@@ -219,12 +240,16 @@ void expect_decode_order_bit_exact(Isa isa, GgmlType t) {
         }
         std::vector<float> y(static_cast<size_t>(tokens * rows), -12345.0f);
         packed_gemm(isa, pm, 0, pm.n_groups, act.data(), stride, tokens, y.data(), rows);
+        const bool lanes = lane_order(t, rows, tokens);
         for (int k = 0; k < tokens; ++k) {
           for (int64_t r = 0; r < rows; ++r) {
-            const float want = dot_row(t, m.bytes.data() + r * m.rb, &act_rows[k * row_act], cols);
+            const uint8_t* row = m.bytes.data() + r * m.rb;
+            const uint8_t* a = &act_rows[k * row_act];
+            const float want = lanes ? dot_row(t, row, a, cols)
+                                     : block_order_dot(t, row, reinterpret_cast<const quant::block_q8_0*>(a), cols);
             ASSERT_EQ(y[k * rows + r], want) << isa_name(isa) << " " << quant::type_traits(static_cast<uint32_t>(t))->name
-                                             << " rows=" << rows << " cols=" << cols << " tokens=" << tokens
-                                             << " row " << r;
+                                             << (lanes ? " lane" : " block") << " order, rows=" << rows
+                                             << " cols=" << cols << " tokens=" << tokens << " row " << r;
           }
         }
       }
@@ -232,11 +257,11 @@ void expect_decode_order_bit_exact(Isa isa, GgmlType t) {
   }
 }
 
-TEST(CpuKernels, DecodeOrderIsBitExact) {
+TEST(CpuKernels, PackedKernelsFollowLlamaCppOrderBitExactly) {
   int checked = 0;
   for (Isa isa : isas()) {
-    if (isa == Isa::kScalar) continue;  // the reference itself
-    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) expect_decode_order_bit_exact(isa, t);
+    if (isa == Isa::kScalar) continue;  // the scalar row dot is the reference
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0}) expect_llama_cpp_order_bit_exact(isa, t);
     ++checked;
   }
   if (checked == 0) GTEST_SKIP() << "no AVX2 on this CPU: only the scalar path, which is the reference here";
@@ -383,6 +408,13 @@ TEST(CpuKernels, SiluMatchesLibm) {
       const double ref = g0[i] / (1.0 + std::exp(-static_cast<double>(g0[i]))) * u[i];
       EXPECT_NEAR(g[i], ref, 4e-6 * std::fabs(ref) + 1e-30) << isa_name(isa) << " x=" << g0[i];
     }
+  }
+  // The SIMD paths share one exp algorithm (ggml's), so they agree bit for bit.
+  if (isa_supported(Isa::kAvx2) && isa_supported(Isa::kAvx512)) {
+    auto a = g0, b = g0;
+    silu_mul(Isa::kAvx2, a.data(), u.data(), static_cast<int64_t>(a.size()));
+    silu_mul(Isa::kAvx512, b.data(), u.data(), static_cast<int64_t>(b.size()));
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "x=" << g0[i];
   }
 }
 

@@ -6,9 +6,10 @@
 // Numerics: integer dot products inside a block are exact in every path;
 // only the order of float accumulation differs between paths (see
 // tests/cpu_kernels_test.cpp for the stated tolerances), except in decode
-// steps: there the Q4_0/Q8_0 and F16 products and the attention dots follow
-// llama.cpp's AVX-512 build exactly on the AVX2 and AVX-512 paths, so a
-// decode step gives the same bits on both and as the reference engine.
+// steps: there the Q4_0/Q8_0 and F16 products, the attention dots and SiLU
+// follow llama.cpp's AVX-512 build exactly on the AVX2 and AVX-512 paths, so
+// a decode step gives the same bits on both and as the reference engine (Q4_0
+// prefill too, where llama.cpp uses its repacked kernels: block order below).
 //
 // Packed weights ("R16"): Q4_0 and Q8_0 matrices are repacked at load into
 // groups of 16 rows, interleaved 4 bytes at a time, so one 512-bit VNNI
@@ -87,14 +88,20 @@ void quantize_act_q8k(Isa isa, const float* x, void* dst, int64_t n);
 // tokens [0, n_tokens). Q4_0/Q8_0 take act_q8p activations; Q4_K and Q6_K take
 // quant_dot.h's Q8_K rows (act_row_bytes(kQ8_K, n) apart).
 //
-// Q4_0/Q8_0 products of fewer than kDecodeOrderMaxTokens tokens (decode
-// steps) sum in the order of llama.cpp's x86 ggml_vec_dot_q*_0_q8_0: eight
-// float lanes per row, lane i accumulating (fused multiply-add over blocks)
-// the integer sum of elements 4i..4i+3 times the block's two scales, the lanes
-// then added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)). Decode therefore gives
-// the reference engine's logits bit for bit; larger batches (prefill) take
-// the faster one-sum-per-block order.
+// Two float orders, both llama.cpp's on x86. "Block order": one exact integer
+// sum per block, times the two scales, added to the row's accumulator by a
+// fused multiply-add (its repacked Q4_0 kernels, for matrices whose row count
+// is a multiple of 8). "Lane order": eight float lanes per row, lane i
+// accumulating the integer sum of elements 4i..4i+3 times the scales, the
+// lanes added as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)) (ggml_vec_dot_q*_0_q8_0
+// and tinyBLAS, for Q8_0 and the other Q4_0 matrices). Decode steps (fewer
+// than kDecodeOrderMaxTokens tokens) use the order llama.cpp uses for that
+// matrix, so they give the reference engine's logits bit for bit; larger
+// batches (prefill) always take block order, 2.2x faster than lane order.
 inline constexpr int kDecodeOrderMaxTokens = 8;
+inline bool lane_order(quant::GgmlType t, int64_t n_rows, int n_tokens) {
+  return n_tokens < kDecodeOrderMaxTokens && !(t == quant::GgmlType::Q4_0 && n_rows % 8 == 0);
+}
 void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                  int n_tokens, float* y, int64_t ldy);
 

@@ -3,6 +3,7 @@
 // shares: their blocks are too irregular to gain much from wider vectors.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels.h"
@@ -42,21 +43,35 @@ HEARTH_AVX2 inline int hsum_epi32(__m256i v) {
   return _mm_cvtsi128_si32(s);
 }
 
+// e^x for every lane: the algorithm of kernels_avx512.cpp's exp_ps, with 2^n
+// built in the exponent bits. Within the normal range the same bits as the
+// AVX-512 version (and as ggml's), so SiLU agrees across paths.
 HEARTH_AVX2 inline __m256 exp_ps(__m256 x) {
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3f)), _mm256_set1_ps(-87.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  const __m256 shift = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shift);
+  const __m256 n = _mm256_sub_ps(z, shift);
+  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  const __m256 p = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), r, _mm256_set1_ps(0x1.573e2ep-5f)), r2,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), r, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      r2, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), r, _mm256_set1_ps(1.0f)));
+  // 2^n, exact while |n| <= 126 (n is an integer-valued float there).
+  const __m256 scale = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  const __m256 result = _mm256_mul_ps(p, scale);
+  const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(126), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(big) == 0) return result;
+  // Rare: finish the out-of-range lanes with libm.
+  alignas(32) float xs[8], rs[8];
+  _mm256_store_ps(xs, x);
+  _mm256_store_ps(rs, result);
+  const int m = _mm256_movemask_ps(big);
+  for (int i = 0; i < 8; ++i) {
+    if (m & (1 << i)) rs[i] = std::exp(xs[i]);
+  }
+  return _mm256_load_ps(rs);
 }
 
 template <bool kQ4>
@@ -106,7 +121,7 @@ HEARTH_AVX2 void packed_one(const PackedMatrix& w, int64_t g, const uint8_t* a, 
   std::memcpy(y + row0, out, static_cast<size_t>(valid) * sizeof(float));
 }
 
-// packed_one in llama.cpp's decode order (kernels.h, kDecodeOrderMaxTokens):
+// packed_one in lane order (kernels.h):
 // slice i of a block (elements 4i..4i+3 of 8 rows) is lane i of each row, with
 // its own float accumulator; the integer slice sums come from ggml's own
 // instruction pair (|w| times sign-adjusted activations, then pairs of 16-bit
@@ -284,11 +299,11 @@ HEARTH_AVX2 void quantize_act_q8p(const float* x, uint8_t* dst, int64_t n) {
 
 HEARTH_AVX2 void packed_gemm(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act, size_t act_stride,
                              int n_tokens, float* y, int64_t ldy) {
-  const bool decode_order = n_tokens < kDecodeOrderMaxTokens;
+  const bool lanes = lane_order(w.type, w.n_rows, n_tokens);
   for (int64_t g = g0; g < g1; ++g) {
     for (int t = 0; t < n_tokens; ++t) {
       const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
-      if (decode_order) {
+      if (lanes) {
         if (w.type == GgmlType::Q4_0) {
           packed_one_lanes<true>(w, g, a, y + t * ldy);
         } else {
@@ -396,10 +411,13 @@ HEARTH_AVX2 float dot_q6_K(const void* wv, const void* av, int64_t n) {
   return sum;
 }
 
+// As the AVX-512 path (ggml_vec_swiglu_f32 of the AVX-512 build): vectors
+// up to the last multiple of 16, the rest with libm's expf.
 HEARTH_AVX2 void silu_mul(float* g, const float* u, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
+  const int64_t n16 = n / 16 * 16;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  for (; i < n16; i += 8) {
     const __m256 x = _mm256_loadu_ps(g + i);
     const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x));
     _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));

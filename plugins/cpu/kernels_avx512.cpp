@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels.h"
@@ -27,22 +28,27 @@ HEARTH_AVX512 inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// e^x for every lane, within about 2 ulp (Cephes' polynomial on
-// [-ln2/2, ln2/2], exact scaling by 2^n).
+// e^x for every lane: Arm's optimized-routines single-precision algorithm
+// (error under 1.5 ulp; 2^n by scalef), the one ggml vectorises for SiLU.
+// Same operations in the same order, so SiLU gives llama.cpp's bits.
 HEARTH_AVX512 inline __m512 exp_ps(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7f)), _mm512_set1_ps(-103.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
+  const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+  const __m512 n = _mm512_sub_ps(z, shift);  // round(x / ln 2)
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512 r2 = _mm512_mul_ps(r, r);
+  const __m512 p = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), r, _mm512_set1_ps(0x1.573e2ep-5f)), r2,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), r, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      r2, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), r, _mm512_set1_ps(1.0f)));
+  const __m512 result = _mm512_scalef_ps(p, n);
+  const __mmask16 huge = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+  if (huge == 0) return result;
+  // Far out of range: 0 below, infinity above.
+  const __m512 limit = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                            _mm512_set1_ps(__builtin_inff()), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(huge, result, limit);
 }
 
 // Decode (one token) streams each packed block once from memory: prefetch
@@ -114,7 +120,7 @@ HEARTH_AVX512 void packed_tile(const PackedMatrix& w, int64_t g, const uint8_t* 
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + static_cast<size_t>(t) * ldy + row0, mask, acc[t]);
 }
 
-// packed_tile in llama.cpp's decode order (kernels.h, kDecodeOrderMaxTokens):
+// packed_tile in lane order (kernels.h):
 // slice i of a block (elements 4i..4i+3 of 16 rows) is lane i of each row,
 // with its own float accumulator. vpdpbusd wants one unsigned operand: here
 // the activations, offset by +128, so a slice's integer sum comes out as
@@ -183,7 +189,7 @@ template <bool kQ4>
 HEARTH_AVX512 void packed_gemm_t(const PackedMatrix& w, int64_t g0, int64_t g1, const uint8_t* act,
                                  size_t act_stride, int n_tokens, float* y, int64_t ldy) {
   constexpr int kTile = 4;
-  if (n_tokens < kDecodeOrderMaxTokens) {
+  if (lane_order(w.type, w.n_rows, n_tokens)) {
     for (int64_t g = g0; g < g1; ++g) {
       for (int t = 0; t < n_tokens; t += 2) {
         const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
@@ -667,15 +673,17 @@ HEARTH_AVX512 void float_gemm(GgmlType t, const uint8_t* w, size_t row_bytes, in
   }
 }
 
+// As ggml_vec_swiglu_f32 on AVX-512: x / (1 + e^-x) times up, 16 at a time;
+// the last n % 16 with libm's expf.
 HEARTH_AVX512 void silu_mul(float* g, const float* u, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(g + i);
     const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
-    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
+    _mm512_storeu_ps(g + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + i)));
   }
+  for (; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 HEARTH_AVX512 float f16_dot(const uint16_t* q, const uint16_t* k, int n) {

@@ -537,9 +537,9 @@ void LlamaModel::rope(float* x, int n_tokens, int n_heads) {
 // engine users compare against: the KV cache holds f16, the query is rounded
 // to f16, query-key products are summed in ggml_vec_dot_f16's order (f16_dot),
 // the weighted sum of values is kept in f16, and the denominator is updated
-// with one fused multiply-add. With the decode-order matrix products
-// (kernels.h) a decode step on the AVX-512 path reproduces llama.cpp's logits
-// bit for bit on the reference files (engine_reference_test). ALiBi adds
+// with one fused multiply-add. With the matrix products and SiLU of
+// kernels.h, a decode step on the AVX2 and AVX-512 paths reproduces
+// llama.cpp's logits bit for bit (engine_reference_test). ALiBi adds
 // slope * -(pos - t) to each scaled score, with the distance rounded to f16
 // as llama.cpp's mask holds it.
 void LlamaModel::attention(const hearth_batch& b, int layer, int n_tokens) {

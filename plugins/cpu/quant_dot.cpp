@@ -90,7 +90,7 @@ void quantize_q8_K(const float* x, block_q8_K* y, int64_t n) {
 // Low 4 bits of element j of a legacy block: low nibbles hold 0..15, high 16..31.
 inline int nibble(const uint8_t* qs, int j) { return j < QK / 2 ? (qs[j] & 0xF) : (qs[j - QK / 2] >> 4); }
 
-// Q4_0 and Q8_0 dots sum in the decode order of kernels.h (llama.cpp's x86
+// Q4_0 and Q8_0 dots sum in the lane order of kernels.h (llama.cpp's x86
 // ggml_vec_dot_q*_0_q8_0): lane i of eight holds the fused multiply-add
 // chain over blocks of (sum of elements 4i..4i+3) x (weight scale x
 // activation scale); the lanes are added pairwise at the end.
