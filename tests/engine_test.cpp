@@ -83,6 +83,60 @@ TEST_F(TinyModel, BatchOfSequencesMatchesSeparateRuns) {
   for (auto& tb : tables) m->kv_blocks().release(tb);
 }
 
+// Decode steps (fewer than 8 entries) compute each entry exactly as if it were
+// alone: the plugin's decode kernels keep one arithmetic order per token. So a
+// sequence's output does not depend on how many others share its steps.
+TEST_F(TinyModel, DecodeStepsGiveTheSameBitsAloneOrBatched) {
+  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16, GgmlType::Q4_K}) {
+    testing::TinyModelSpec spec;
+    spec.n_embd = 256;  // k-quants need rows of 256
+    spec.n_ff = 256;    // (the output matrix's row count, the vocabulary, is not a multiple of 8)
+    spec.weight_type = type;
+    LoadOptions opts;
+    opts.n_parallel = 4;
+    opts.n_ctx = 64;
+    auto m = load(spec, "invariant", opts);
+    ASSERT_TRUE(m);
+    const size_t V = m->config().n_vocab;
+    const std::vector<std::vector<int32_t>> prompts = {{1, 260, 261, 262}, {1, 270}, {1, 280, 281}, {1, 284, 285, 286, 287}};
+    std::vector<std::vector<int32_t>> tables(prompts.size());
+    const std::vector<int32_t>* t[4];
+    for (size_t s = 0; s < prompts.size(); ++s) {
+      ASSERT_TRUE(m->kv_blocks().ensure_capacity(tables[s], 16));
+      t[s] = &tables[s];
+    }
+    // Prompts, one sequence per forward call.
+    std::vector<float> logits;
+    for (size_t s = 0; s < prompts.size(); ++s) {
+      std::vector<BatchEntry> entries;
+      for (size_t i = 0; i < prompts[s].size(); ++i) {
+        entries.push_back({prompts[s][i], static_cast<int32_t>(i), static_cast<int32_t>(s), false});
+      }
+      const Status st = m->forward(entries, t, logits);
+      ASSERT_TRUE(st) << st.message();
+    }
+    // One decode step for all four together, then the same step for each alone
+    // (the KV slot it writes is rewritten with the same values).
+    std::vector<BatchEntry> together;
+    for (size_t s = 0; s < prompts.size(); ++s) {
+      together.push_back({264 + static_cast<int32_t>(s), static_cast<int32_t>(prompts[s].size()), static_cast<int32_t>(s), true});
+    }
+    std::vector<float> batched;
+    ASSERT_TRUE(m->forward(together, t, batched));
+    const std::string name(quant::type_traits(static_cast<uint32_t>(type))->name);
+    for (size_t s = 0; s < prompts.size(); ++s) {
+      std::vector<float> alone;
+      const std::vector<BatchEntry> one = {together[s]};
+      ASSERT_TRUE(m->forward(one, t, alone));
+      ASSERT_EQ(alone.size(), V);
+      for (size_t v = 0; v < V; ++v) {
+        ASSERT_EQ(alone[v], batched[s * V + v]) << name << " sequence " << s << " token " << v;
+      }
+    }
+    for (auto& tb : tables) m->kv_blocks().release(tb);
+  }
+}
+
 TEST_F(TinyModel, ChunkedPrefillMatchesWholePrompt) {
   LoadOptions small;
   small.max_batch_tokens = 3;
