@@ -3,34 +3,22 @@
 // `hearthctl synth`, and checks llama-bench's JSON fields, the bandwidth
 // probe and decode efficiency line, and the error for a missing file.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/cli_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using hearth::testing::CliResult;
 
 class BenchCli : public ::testing::Test {
  protected:
@@ -39,7 +27,7 @@ class BenchCli : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     model_ = dir_ / "tiny-q4_0.gguf";
-    const CliResult r = run("synth --preset tiny --type q4_0 --out " + model_.string());
+    const CliResult r = run({"synth", "--preset", "tiny", "--type", "q4_0", "--out", model_.string()});
     ASSERT_EQ(r.status, 0) << r.err;
   }
   void TearDown() override {
@@ -47,22 +35,13 @@ class BenchCli : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  CliResult run(const std::string& args) {
-    const std::string cmd = std::string(HEARTHCTL_PATH) + " " + args + " > " + (dir_ / "stdout").string() + " 2> " +
-                            (dir_ / "stderr").string();
-    CliResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_file(dir_ / "stdout");
-    r.err = read_file(dir_ / "stderr");
-    return r;
-  }
+  CliResult run(const std::vector<std::string>& args) { return hearth::testing::run_cli(HEARTHCTL_PATH, args, dir_); }
 
   fs::path dir_, model_;
 };
 
 TEST_F(BenchCli, JsonHasLlamaBenchFieldsAndEfficiency) {
-  const CliResult r = run("bench --model " + model_.string() + " -p 8 -n 4 -r 2 -t 1 -o json");
+  const CliResult r = run({"bench", "--model", model_.string(), "-p", "8", "-n", "4", "-r", "2", "-t", "1", "-o", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto doc = boost::json::parse(r.out).as_array();
   ASSERT_EQ(doc.size(), 2u) << r.out;
@@ -84,7 +63,7 @@ TEST_F(BenchCli, JsonHasLlamaBenchFieldsAndEfficiency) {
 }
 
 TEST_F(BenchCli, MarkdownTablePrintsTheProbeLine) {
-  const CliResult r = run("bench --model " + model_.string() + " -p 4 -n 2 -r 1 -t 2");
+  const CliResult r = run({"bench", "--model", model_.string(), "-p", "4", "-n", "2", "-r", "1", "-t", "2"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("| pp4 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| tg2 |"), std::string::npos) << r.out;
@@ -95,7 +74,7 @@ TEST_F(BenchCli, MarkdownTablePrintsTheProbeLine) {
 }
 
 TEST_F(BenchCli, MissingModelIsAClearError) {
-  const CliResult r = run("bench --model " + (dir_ / "absent.gguf").string());
+  const CliResult r = run({"bench", "--model", (dir_ / "absent.gguf").string()});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("absent.gguf"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;

@@ -5,7 +5,6 @@
 // and input errors (each a clear message, exit 2 for usage and 1 for a bad
 // file, and no output file).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,24 +16,15 @@
 #include <vector>
 
 #include "gguf/gguf_file.h"
+#include "support/cli_run.h"
 #include "support/testdata.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using hearth::testing::CliResult;
+using hearth::testing::read_file;
 
 int count_lines_with(const std::string& text, const std::string& part) {
   int n = 0;
@@ -42,11 +32,6 @@ int count_lines_with(const std::string& text, const std::string& part) {
   for (std::string line; std::getline(in, line);) n += line.find(part) != std::string::npos;
   return n;
 }
-
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
 
 class QuantizeCli : public ::testing::Test {
  protected:
@@ -63,19 +48,9 @@ class QuantizeCli : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  CliResult run(const std::vector<std::string>& args) {
-    std::string cmd = shell_quote(HEARTHCTL_PATH) + " quantize";
-    for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
-    cmd.append(" > ").append(shell_quote((dir_ / "stdout").string()));
-    cmd.append(" 2> ").append(shell_quote((dir_ / "stderr").string()));
-    CliResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_file(dir_ / "stdout");
-    r.err = read_file(dir_ / "stderr");
-    fs::remove(dir_ / "stdout");
-    fs::remove(dir_ / "stderr");
-    return r;
+  CliResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), "quantize");
+    return hearth::testing::run_cli(HEARTHCTL_PATH, args, dir_);
   }
 
   // Everything in the test directory (to show what a run left behind).

@@ -5,7 +5,6 @@
 // through --model (template and BOS/EOS texts from the GGUF metadata), the
 // messages-file forms, and the error paths.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -17,34 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "support/cli_run.h"
 #include "support/testdata.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using hearth::testing::CliResult;
+using hearth::testing::read_file;
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
 }
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
 
 class TemplateCli : public ::testing::Test {
  protected:
@@ -64,17 +49,9 @@ class TemplateCli : public ::testing::Test {
     return p;
   }
 
-  CliResult run(const std::vector<std::string>& args) {
-    std::string cmd = shell_quote(HEARTHCTL_PATH) + " template";
-    for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
-    cmd.append(" > ").append(shell_quote((dir_ / "stdout").string()));
-    cmd.append(" 2> ").append(shell_quote((dir_ / "stderr").string()));
-    CliResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_file(dir_ / "stdout");
-    r.err = read_file(dir_ / "stderr");
-    return r;
+  CliResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), "template");
+    return hearth::testing::run_cli(HEARTHCTL_PATH, args, dir_);
   }
 
   fs::path dir_;
