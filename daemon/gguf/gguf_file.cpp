@@ -22,6 +22,27 @@ constexpr uint64_t kMaxNameLength = 1024;
 // does not hold (billions, in a multi-gigabyte model) allocates nothing.
 constexpr uint64_t kMaxPreallocate = 4096;
 
+// Anonymous memory for a model's bytes, 2 MiB aligned and with transparent
+// huge pages requested (the mode where the kernel only gives them to regions
+// that ask, Debian's default): a decode step streams every weight once, and
+// with 4 KiB pages the TLB misses of that stream cost 10-20% of F16 decode
+// speed on the VMs measured. nullptr (errno set) on failure; munmap frees it.
+constexpr size_t kHugePage = size_t{2} << 20;
+void* map_model_memory(size_t size) {
+  const size_t span = size + kHugePage;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + kHugePage - 1) / kHugePage * kHugePage;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t end = (aligned + size + page - 1) / page * page;
+  if (aligned > begin) munmap(raw, aligned - begin);
+  if (begin + span > end) munmap(reinterpret_cast<void*>(end), begin + span - end);
+  void* mem = reinterpret_cast<void*>(aligned);
+  madvise(mem, size, MADV_HUGEPAGE);  // advice only: without THP it fails and nothing changes
+  return mem;
+}
+
 // Reads little-endian primitives from the file bytes, refusing every read that
 // would leave the buffer. Errors carry the field name and the byte offset.
 class Cursor {
@@ -209,8 +230,8 @@ Result<std::unique_ptr<GgufFile>> GgufFile::open(const std::filesystem::path& pa
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->source_name_ = name;
   if (mode == LoadMode::kRead) {
-    void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) {
+    void* mem = map_model_memory(size);
+    if (!mem) {
       ::close(fd);
       return Status::error(name + ": cannot allocate " + std::to_string(size) + " bytes: " + std::strerror(errno));
     }
@@ -454,6 +475,9 @@ uint64_t GgufFile::release_tensor_data(size_t i) {
   if (last <= first) return 0;
   void* at = reinterpret_cast<void*>(first);
   if (locked_) munlock(at, last - first);
+  // No huge pages here again: khugepaged may otherwise collapse the freed
+  // range back into a populated huge page and bring the memory back.
+  madvise(at, last - first, MADV_NOHUGEPAGE);
   if (madvise(at, last - first, MADV_DONTNEED) != 0) return 0;
   released_bytes_ += last - first;
   return last - first;

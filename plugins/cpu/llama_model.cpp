@@ -16,10 +16,6 @@ namespace {
 
 using quant::GgmlType;
 
-// Rows of a weight matrix handed to one thread task: enough work to amortise
-// the task hand-off, few enough that both threads finish together.
-constexpr int64_t kRowsPerTask = 16;
-
 // The ABI 1.1 fields of the description, or their defaults when a 1.0 host
 // passed the shorter struct.
 struct DescExtras {
@@ -293,11 +289,8 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
     pool_.run(n_tokens, [&](int64_t n, int) {
       quantize_act_q8k(isa_, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride, n_cols);
     });
-    const int64_t per_task = n_tokens <= 4 ? 4 : 1;
-    const int64_t n_groups = w.packed.n_groups;
-    pool_.run((n_groups + per_task - 1) / per_task, [&](int64_t task, int) {
-      const int64_t g0 = task * per_task;
-      packed_gemm(isa_, w.packed, g0, std::min(n_groups, g0 + per_task), act, stride, n_tokens, y, n_rows);
+    pool_.run_ranges(w.packed.n_groups, [&](int64_t g0, int64_t g1, int) {
+      packed_gemm(isa_, w.packed, g0, g1, act, stride, n_tokens, y, n_rows);
     });
     return;
   }
@@ -308,11 +301,8 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
     pool_.run(n_tokens, [&](int64_t n, int) {
       quantize_act_q8p(isa_, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * stride, n_cols);
     });
-    const int64_t per_task = n_tokens <= 4 ? 4 : 1;
-    const int64_t n_groups = w.packed.n_groups;
-    pool_.run((n_groups + per_task - 1) / per_task, [&](int64_t task, int) {
-      const int64_t g0 = task * per_task;
-      packed_gemm(isa_, w.packed, g0, std::min(n_groups, g0 + per_task), act, stride, n_tokens, y, n_rows);
+    pool_.run_ranges(w.packed.n_groups, [&](int64_t g0, int64_t g1, int) {
+      packed_gemm(isa_, w.packed, g0, g1, act, stride, n_tokens, y, n_rows);
     });
     return;
   }
@@ -331,10 +321,9 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
     // kernels.h); decode streams the f16 rows directly.
     const bool panel = n_tokens >= kPanelMinTokens && panel_ != nullptr;
     const int64_t kRows = panel ? kPanelRows : 16;  // a multiple of the kernels' row tiles
-    pool_.run((n_rows + kRows - 1) / kRows, [&](int64_t task, int thread) {
-      const int64_t r0 = task * kRows;
-      float_gemm(isa_, w.type, w.data, w.row_bytes, r0, std::min(n_rows, r0 + kRows), a, n_cols, n_tokens, n_cols, y,
-                 n_rows, panel ? panel_.get() + static_cast<size_t>(thread) * panel_floats_ : nullptr);
+    pool_.run_ranges((n_rows + kRows - 1) / kRows, [&](int64_t t0, int64_t t1, int thread) {
+      float_gemm(isa_, w.type, w.data, w.row_bytes, t0 * kRows, std::min(n_rows, t1 * kRows), a, n_cols, n_tokens,
+                 n_cols, y, n_rows, panel ? panel_.get() + static_cast<size_t>(thread) * panel_floats_ : nullptr);
     });
     return;
   }
@@ -345,10 +334,7 @@ void LlamaModel::matmul_weight(const Weight& w, const float* x, float* y, int n_
   pool_.run(n_tokens, [&](int64_t n, int) {
     quantize_activations(fmt, x + static_cast<size_t>(n) * n_cols, act + static_cast<size_t>(n) * act_stride, n_cols);
   });
-  const int64_t n_tasks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
-  pool_.run(n_tasks, [&](int64_t task, int) {
-    const int64_t r0 = task * kRowsPerTask;
-    const int64_t r1 = std::min(n_rows, r0 + kRowsPerTask);
+  pool_.run_ranges(n_rows, [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = w.row(r);
       for (int n = 0; n < n_tokens; ++n) {

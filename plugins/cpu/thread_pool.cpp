@@ -36,6 +36,13 @@ ThreadPool::~ThreadPool() {
 constexpr int kTaskBits = 24;
 constexpr uint64_t kTaskMask = (uint64_t{1} << kTaskBits) - 1;
 
+// Tasks one claim takes: one, or in a guided run a share of what is left.
+uint64_t ThreadPool::claim_size(uint64_t remaining) const {
+  if (!guided_.load(std::memory_order_relaxed)) return 1;
+  const uint64_t share = remaining / static_cast<uint64_t>(n_threads_ + 1);
+  return share > 0 ? share : 1;
+}
+
 // Claims tasks of generation `gen` until none are left.
 void ThreadPool::work_on_current(int thread, uint64_t gen) {
   uint64_t c = claim_.load(std::memory_order_acquire);
@@ -43,16 +50,22 @@ void ThreadPool::work_on_current(int thread, uint64_t gen) {
     const uint64_t next = c & kTaskMask;
     const uint64_t n = (c >> kTaskBits) & kTaskMask;
     if ((c >> (2 * kTaskBits)) != (gen & 0xFFFF) || next >= n) return;
-    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-    fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), static_cast<int64_t>(next), thread);
+    const uint64_t take = claim_size(n - next);
+    if (!claim_.compare_exchange_weak(c, c + take, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), static_cast<int64_t>(next),
+                                        static_cast<int64_t>(next + take), thread);
     c = claim_.load(std::memory_order_acquire);
   }
 }
 
-void ThreadPool::run_impl(int64_t n_tasks, TaskFn fn, void* ctx) {
+void ThreadPool::run_impl(int64_t n_tasks, bool guided, TaskFn fn, void* ctx) {
   if (n_tasks <= 0) return;
   if (n_threads_ == 1 || n_tasks == 1 || n_tasks > static_cast<int64_t>(kTaskMask)) {
-    for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t, 0);
+    if (guided) {
+      fn(ctx, 0, n_tasks, 0);
+    } else {
+      for (int64_t t = 0; t < n_tasks; ++t) fn(ctx, t, t + 1, 0);
+    }
     return;
   }
   uint64_t gen;
@@ -60,6 +73,7 @@ void ThreadPool::run_impl(int64_t n_tasks, TaskFn fn, void* ctx) {
     std::lock_guard<std::mutex> lock(mu_);
     gen = generation_.load(std::memory_order_relaxed) + 1;
     n_tasks_.store(n_tasks, std::memory_order_relaxed);
+    guided_.store(guided, std::memory_order_relaxed);
     fn_.store(fn, std::memory_order_relaxed);
     ctx_.store(ctx, std::memory_order_relaxed);
     claim_.store(((gen & 0xFFFF) << (2 * kTaskBits)) | (static_cast<uint64_t>(n_tasks) << kTaskBits),

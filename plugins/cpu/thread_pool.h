@@ -31,12 +31,30 @@ class ThreadPool {
   // tasks over all threads (the caller works too); returns when all are done.
   template <typename Fn>
   void run(int64_t n_tasks, Fn&& fn) {
-    run_impl(n_tasks, [](void* ctx, int64_t task, int thread) { (*static_cast<Fn*>(ctx))(task, thread); }, &fn);
+    run_impl(n_tasks, /*guided=*/false,
+             [](void* ctx, int64_t begin, int64_t end, int thread) {
+               for (int64_t t = begin; t < end; ++t) (*static_cast<Fn*>(ctx))(t, thread);
+             },
+             &fn);
+  }
+
+  // Calls fn(begin, end, thread_index) on contiguous ranges that together
+  // cover [0, n_units) once, in guided order: each claim takes a share of
+  // what is left (a third with two threads), so the first ranges are long
+  // and the last ones short. For streaming work (a decode step reading a
+  // weight matrix once): a thread's range is one long sequential stream for
+  // the prefetchers, and both threads still finish together.
+  template <typename Fn>
+  void run_ranges(int64_t n_units, Fn&& fn) {
+    run_impl(n_units, /*guided=*/true,
+             [](void* ctx, int64_t begin, int64_t end, int thread) { (*static_cast<Fn*>(ctx))(begin, end, thread); },
+             &fn);
   }
 
  private:
-  using TaskFn = void (*)(void* ctx, int64_t task, int thread);
-  void run_impl(int64_t n_tasks, TaskFn fn, void* ctx);
+  using TaskFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
+  void run_impl(int64_t n_tasks, bool guided, TaskFn fn, void* ctx);
+  uint64_t claim_size(uint64_t remaining) const;
   void worker(int index);
   void work_on_current(int thread, uint64_t gen);
 
@@ -49,6 +67,7 @@ class ThreadPool {
   std::atomic<int> active_{0};       // workers that may hold a claimed task
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> n_tasks_{0};
+  std::atomic<bool> guided_{false};
   std::atomic<TaskFn> fn_{nullptr};
   std::atomic<void*> ctx_{nullptr};
 };
