@@ -22,27 +22,6 @@ constexpr uint64_t kMaxNameLength = 1024;
 // does not hold (billions, in a multi-gigabyte model) allocates nothing.
 constexpr uint64_t kMaxPreallocate = 4096;
 
-// Anonymous memory for a model's bytes, 2 MiB aligned and with transparent
-// huge pages requested (the mode where the kernel only gives them to regions
-// that ask, Debian's default): a decode step streams every weight once, and
-// with 4 KiB pages the TLB misses of that stream cost 10-20% of F16 decode
-// speed on the VMs measured. nullptr (errno set) on failure; munmap frees it.
-constexpr size_t kHugePage = size_t{2} << 20;
-void* map_model_memory(size_t size) {
-  const size_t span = size + kHugePage;
-  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const auto begin = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (begin + kHugePage - 1) / kHugePage * kHugePage;
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t end = (aligned + size + page - 1) / page * page;
-  if (aligned > begin) munmap(raw, aligned - begin);
-  if (begin + span > end) munmap(reinterpret_cast<void*>(end), begin + span - end);
-  void* mem = reinterpret_cast<void*>(aligned);
-  madvise(mem, size, MADV_HUGEPAGE);  // advice only: without THP it fails and nothing changes
-  return mem;
-}
-
 // Reads little-endian primitives from the file bytes, refusing every read that
 // would leave the buffer. Errors carry the field name and the byte offset.
 class Cursor {
@@ -199,6 +178,25 @@ std::string TensorInfo::shape_string() const {
     s += std::to_string(ne[d]);
   }
   return s + "]";
+}
+
+// Debian's default THP mode gives huge pages only to regions that ask: a
+// decode step streams every weight once, and with 4 KiB pages the TLB misses
+// of that stream cost 10-20% of F16 decode speed on the VMs measured.
+void* map_model_memory(size_t size) {
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t span = size + kHugePage;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (begin + kHugePage - 1) / kHugePage * kHugePage;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t end = (aligned + size + page - 1) / page * page;
+  if (aligned > begin) munmap(raw, aligned - begin);
+  if (begin + span > end) munmap(reinterpret_cast<void*>(end), begin + span - end);
+  void* mem = reinterpret_cast<void*>(aligned);
+  madvise(mem, size, MADV_HUGEPAGE);  // advice only: without THP it fails and nothing changes
+  return mem;
 }
 
 GgufFile::~GgufFile() {

@@ -47,6 +47,12 @@ enum class LoadMode {
   kMmapLock,   // map and mlock (falls back to kMmap with a warning if mlock fails)
 };
 
+// The anonymous memory kRead loads a model into: 2 MiB aligned, transparent
+// huge pages requested. nullptr (errno set) on failure; free with munmap.
+// Exposed so that hearthctl bench's bandwidth probe reads the same kind of
+// memory as a decode step does.
+void* map_model_memory(size_t size);
+
 class GgufFile {
  public:
   // Opens and validates a file. The error names the file, field and offset.
