@@ -188,6 +188,13 @@ HEARTH_AVX2 float f16_dot_ggml_order(const uint16_t* w, const void* second, int6
   __m256 lo[4], hi[4];
   for (int j = 0; j < 4; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
   for (int64_t i = 0; i < np; i += 64) {
+    if constexpr (!kF16Second) {
+      // Weight rows stream once per decode step, back to back: keep the
+      // misses kF16DecodeAhead bytes on in flight, as the AVX-512 path does.
+      const char* next = reinterpret_cast<const char*>(w + i) + kF16DecodeAhead;
+      _mm_prefetch(next, _MM_HINT_T0);
+      _mm_prefetch(next + 64, _MM_HINT_T0);
+    }
     for (int j = 0; j < 4; ++j) {
       const int64_t k = i + 16 * j;
       const __m256 b_lo = kF16Second ? load8<false>(b16 + k) : _mm256_loadu_ps(b32 + k);
