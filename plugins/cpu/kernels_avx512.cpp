@@ -447,9 +447,9 @@ HEARTH_AVX512 float f16_dot_ggml_order(const uint16_t* w, const void* second, in
   __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t i = 0; i < np; i += 64) {
     if constexpr (!kF16Second) {
-      // Weight rows stream once per decode step and lie back to back, so
-      // the line kF16DecodeAhead bytes on is usually the next row's: keep those
-      // misses in flight (measured: +10-15% tg on F16 TinyLlama, 2 threads).
+      // Weight rows lie back to back, so the line kF16DecodeAhead bytes on
+      // is usually the next row's: keep those misses in flight. (Decode
+      // steps run the AVX2 loop, which computes the same bits: kernels.cpp.)
       const char* next = reinterpret_cast<const char*>(w + i) + kF16DecodeAhead;
       _mm_prefetch(next, _MM_HINT_T0);
       _mm_prefetch(next + 64, _MM_HINT_T0);
