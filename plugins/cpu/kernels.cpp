@@ -200,17 +200,7 @@ void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const u
 void float_gemm(Isa isa, GgmlType t, const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, const float* a,
                 size_t lda, int n_tokens, int64_t n, float* y, int64_t ldy, float* panel) {
   switch (isa) {
-    case Isa::kAvx512:
-      // F16 decode rows take the AVX2 loop: the same bits (kernels.h), and on
-      // the Xeon measured it streams 7% faster (F16 TinyLlama tg 14.1 vs 13.2
-      // t/s, 2 threads): 512-bit conversions gain nothing on a memory-bound
-      // stream and cost clock speed.
-      if (t == GgmlType::F16 && n_tokens < kPanelMinTokens) {
-        avx2::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy);
-        return;
-      }
-      avx512::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel);
-      return;
+    case Isa::kAvx512: avx512::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy, panel); return;
     case Isa::kAvx2: avx2::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy); return;
     case Isa::kScalar: scalar::float_gemm(t, w, row_bytes, r0, r1, a, lda, n_tokens, n, y, ldy); return;
   }

@@ -109,7 +109,7 @@ void packed_gemm(Isa isa, const PackedMatrix& w, int64_t g0, int64_t g1, const u
 // y[t * ldy + r] = w_r · a_t for rows [r0, r1). F16 rows of decode steps
 // (fewer than kPanelMinTokens tokens), and F16 rows whose length is not a
 // multiple of 16, sum in ggml_vec_dot_f16's AVX-512 order (llama.cpp's decode
-// kernel), on the AVX2 path too.
+// kernel), computed by the AVX2 loop on both SIMD paths.
 // With `panel` (float_panel_floats(n) floats, 64-byte aligned) and at least
 // kPanelMinTokens tokens, the AVX-512 path converts 32 rows at a time once
 // into a transposed f32 panel and runs every token over it (prefill): the

@@ -190,7 +190,8 @@ HEARTH_AVX2 float f16_dot_ggml_order(const uint16_t* w, const void* second, int6
   for (int64_t i = 0; i < np; i += 64) {
     if constexpr (!kF16Second) {
       // Weight rows stream once per decode step, back to back: keep the
-      // misses kF16DecodeAhead bytes on in flight, as the AVX-512 path does.
+      // misses kF16DecodeAhead bytes on in flight (AVX-512 machines run
+      // these rows here too: kernels_avx512.cpp, float_gemm).
       const char* next = reinterpret_cast<const char*>(w + i) + kF16DecodeAhead;
       _mm_prefetch(next, _MM_HINT_T0);
       _mm_prefetch(next + 64, _MM_HINT_T0);
